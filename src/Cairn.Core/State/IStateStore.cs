@@ -1,0 +1,46 @@
+namespace Cairn.Core.State;
+
+/// <summary>Mutations of one durable transaction.</summary>
+public interface IStateWriter
+{
+    void Put(VolumeRecord volume);
+    void DeleteVolume(Guid id);
+    void Put(SnapshotRecord snapshot);
+    void DeleteSnapshot(Guid id);
+    void Put(TargetRecord target);
+    void DeleteTarget(string iqn);
+    void Put(JobRecord job);
+    void DeleteJob(Guid id);
+    void Put(JobItem item);
+    void AppendLog(Guid jobId, string level, string message);
+}
+
+/// <summary>
+/// The control plane's durable records (SQLite by default; PostgreSQL can follow). Reads are consistent
+/// snapshots; <see cref="WriteAsync"/> is one durable transaction, group-committed with concurrent writers,
+/// durable when the task completes.
+/// </summary>
+public interface IStateStore : IDisposable
+{
+    /// <summary>Applies <paramref name="changes"/> in one transaction; all or nothing; durable on completion.</summary>
+    Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default);
+
+    VolumeRecord? GetVolume(Guid id);
+    VolumeRecord? FindVolume(string name);
+    IReadOnlyList<VolumeRecord> ListVolumes(string? project = null);
+
+    SnapshotRecord? GetSnapshot(Guid id);
+    IReadOnlyList<SnapshotRecord> ListSnapshots(Guid? volumeId = null);
+
+    TargetRecord? GetTarget(string iqn);
+    IReadOnlyList<TargetRecord> ListTargets();
+
+    JobRecord? GetJob(Guid id);
+    /// <summary>Newest first.</summary>
+    IReadOnlyList<JobRecord> ListJobs(JobState? state = null, int limit = 1000);
+    IReadOnlyList<JobItem> ListJobItems(Guid jobId);
+    IReadOnlyList<JobLogEntry> ListJobLogs(Guid jobId, long afterSeq = 0, int limit = 1000);
+
+    /// <summary>Schema version the store is at.</summary>
+    int SchemaVersion { get; }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json.Nodes;
+
+namespace Cairn.Core.State;
+
+/// <summary>Control-plane record of a volume. The engine is the truth for existence and data; this adds identity and API state.</summary>
+/// <param name="Id">UUID, stable for the volume's life (Block Storage API id).</param>
+/// <param name="Project">Owning project ("admin" for the admin API).</param>
+/// <param name="Name">Engine dataset name, <c>pool/a/b</c>.</param>
+/// <param name="Status">creating, available, in-use, deleting, error, … (free text per API).</param>
+/// <param name="Size">Bytes.</param>
+/// <param name="Created">Creation time (UTC).</param>
+/// <param name="Updated">Last change (UTC).</param>
+/// <param name="Attributes">API-specific fields (display name, description, metadata…); null when none.</param>
+public sealed record VolumeRecord(Guid Id, string Project, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null);
+
+/// <summary>Control-plane record of a snapshot.</summary>
+public sealed record SnapshotRecord(Guid Id, Guid VolumeId, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null);
+
+/// <summary>A LUN of a target: a volume, or a snapshot mapped read-only.</summary>
+/// <param name="Lun">LUN number.</param>
+/// <param name="Dataset">Volume name.</param>
+/// <param name="Snapshot">Snapshot name (part after '@') when a snapshot is mapped; then the LUN is read-only.</param>
+public sealed record TargetLun(int Lun, string Dataset, string? Snapshot = null);
+
+/// <summary>CHAP credentials. The secret is kept sealed (encrypted) at rest and never printed or logged.</summary>
+public sealed record ChapCredential(string User, string SealedSecret);
+
+/// <summary>An iSCSI target.</summary>
+public sealed record TargetRecord(
+    string Iqn,
+    IReadOnlyList<TargetLun> Luns,
+    IReadOnlyList<string> Initiators,
+    ChapCredential? Chap,
+    ChapCredential? MutualChap,
+    string? Portal,
+    DateTimeOffset Created,
+    JsonObject? Attributes = null);
+
+/// <summary>Lifecycle of a job.</summary>
+public enum JobState { Pending, Running, Succeeded, Failed, Cancelled }
+
+/// <summary>Lifecycle of one step or item.</summary>
+public enum ItemState { Pending, Running, Done, Failed, Skipped }
+
+/// <summary>A named step of a job, persisted with its timings.</summary>
+public sealed record JobStep(string Name, ItemState State, DateTimeOffset? Started, DateTimeOffset? Finished, string? Error = null);
+
+/// <summary>
+/// A durable job. <see cref="Phase"/> is the handler's own status word (e.g. the LUN API's
+/// <c>start_creating_clones</c>); <see cref="Data"/> holds its counters and resume state.
+/// </summary>
+public sealed record JobRecord(
+    Guid Id,
+    string Type,
+    JobState State,
+    string? Phase,
+    double Progress,
+    DateTimeOffset Created,
+    DateTimeOffset? Started,
+    DateTimeOffset? Finished,
+    string? Error,
+    JsonNode? Request,
+    JsonObject? Data,
+    IReadOnlyList<JobStep> Steps,
+    int Attempts,
+    bool CancelRequested = false);
+
+/// <summary>One item of a job (e.g. one clone of a batch), with its own result and timings.</summary>
+public sealed record JobItem(Guid JobId, int Index, string Key, ItemState State, string? Error, DateTimeOffset? Started, DateTimeOffset? Finished, JsonObject? Data = null);
+
+/// <summary>A job log line.</summary>
+public sealed record JobLogEntry(Guid JobId, long Seq, DateTimeOffset Time, string Level, string Message);
