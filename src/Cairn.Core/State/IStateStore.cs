@@ -41,6 +41,21 @@ public interface IStateStore : IDisposable
     IReadOnlyList<JobItem> ListJobItems(Guid jobId);
     IReadOnlyList<JobLogEntry> ListJobLogs(Guid jobId, long afterSeq = 0, int limit = 1000);
 
+    /// <summary>
+    /// Ids of finished jobs (succeeded, failed or cancelled) that retention should delete: those finished before
+    /// <paramref name="finishedBefore"/>, and those beyond the newest <paramref name="keepNewest"/> finished jobs.
+    /// Stores should override this with one query; the default reads whole job records.
+    /// </summary>
+    IReadOnlyList<Guid> ListExpiredJobs(DateTimeOffset finishedBefore, int keepNewest)
+    {
+        var finished = ListJobs(JobState.Succeeded, int.MaxValue)
+            .Concat(ListJobs(JobState.Failed, int.MaxValue))
+            .Concat(ListJobs(JobState.Cancelled, int.MaxValue))
+            .OrderByDescending(j => j.Finished ?? j.Created)
+            .ToList();
+        return finished.Where((j, i) => i >= keepNewest || (j.Finished ?? j.Created) < finishedBefore).Select(j => j.Id).ToList();
+    }
+
     /// <summary>Schema version the store is at.</summary>
     int SchemaVersion { get; }
 }

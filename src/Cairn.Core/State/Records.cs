@@ -48,6 +48,8 @@ public sealed record JobStep(string Name, ItemState State, DateTimeOffset? Start
 /// <summary>
 /// A durable job. <see cref="Phase"/> is the handler's own status word (e.g. the LUN API's
 /// <c>start_creating_clones</c>); <see cref="Data"/> holds its counters and resume state.
+/// <see cref="ConflictKeys"/> names the resources (e.g. dataset names, target IQNs) the job touches:
+/// two jobs sharing a key never run at the same time, the later waits for the earlier.
 /// </summary>
 public sealed record JobRecord(
     Guid Id,
@@ -63,7 +65,8 @@ public sealed record JobRecord(
     JsonObject? Data,
     IReadOnlyList<JobStep> Steps,
     int Attempts,
-    bool CancelRequested = false);
+    bool CancelRequested = false,
+    IReadOnlyList<string>? ConflictKeys = null);
 
 /// <summary>One item of a job (e.g. one clone of a batch), with its own result and timings.</summary>
 public sealed record JobItem(Guid JobId, int Index, string Key, ItemState State, string? Error, DateTimeOffset? Started, DateTimeOffset? Finished, JsonObject? Data = null);
