@@ -1,0 +1,101 @@
+using Cairn.Core.State;
+using Cairn.Store;
+using Microsoft.Data.Sqlite;
+
+namespace Cairn.Core.Tests.State;
+
+/// <summary>The compliance suite on SQLite, plus what is SQLite's own: file format, pragmas, migrations.</summary>
+public sealed class SqliteStateStoreTests : StateStoreCompliance
+{
+    private readonly TempDir _dir = new();
+
+    private string DbPath => _dir.File("state.db");
+
+    protected override IStateStore Open() => new SqliteStateStore(DbPath);
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _dir.Dispose();
+    }
+
+    private T Raw<T>(string sql)
+    {
+        using var conn = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DbPath, Pooling = false }.ToString());
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = sql;
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void Fresh_open_creates_the_latest_schema_in_wal_mode()
+    {
+        Assert.Equal(1, Store.SchemaVersion);
+        Assert.Equal("wal", Raw<string>("PRAGMA journal_mode"));
+        Assert.Equal(1L, Raw<long>("SELECT COUNT(*) FROM schema_version"));
+    }
+
+    [Fact]
+    public async Task Reopening_keeps_data_and_applies_no_migration_twice()
+    {
+        var v = Volume("pool/a");
+        await Store.WriteAsync(w => w.Put(v), Ct);
+        var store = Reopen();
+        Assert.Equal(1, store.SchemaVersion);
+        Assert.Equal(1L, Raw<long>("SELECT COUNT(*) FROM schema_version"));
+        Assert.NotNull(store.GetVolume(v.Id));
+    }
+
+    [Fact]
+    public void Opening_a_schema_newer_than_the_code_is_refused()
+    {
+        Store.Dispose();
+        Raw<long>("INSERT INTO schema_version (version, applied) VALUES (99, 'x'); SELECT 0");
+        var ex = Assert.Throws<CairnException>(() => new SqliteStateStore(DbPath));
+        Assert.Contains("newer", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("99", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_older_schema_is_migrated_in_order_keeping_its_data()
+    {
+        var v1 = new[] { SqliteMigrationsAccess.First };
+        using (var old = new SqliteStateStore(DbPath, v1))
+        {
+            Assert.Equal(1, old.SchemaVersion);
+            await old.WriteAsync(w => w.Put(Volume("pool/kept")), Ct);
+        }
+        var v3 = new[] { SqliteMigrationsAccess.First, "CREATE TABLE extra (x INTEGER NOT NULL)", "INSERT INTO extra (x) SELECT COUNT(*) FROM extra" };
+        using (var upgraded = new SqliteStateStore(DbPath, v3))
+        {
+            Assert.Equal(3, upgraded.SchemaVersion);
+            Assert.NotNull(upgraded.FindVolume("pool/kept"));
+        }
+        Assert.Equal(0L, Raw<long>("SELECT x FROM extra"));
+        Assert.Equal(3L, Raw<long>("SELECT MAX(version) FROM schema_version"));
+        Assert.Throws<CairnException>(() => new SqliteStateStore(DbPath, v1));
+    }
+
+    [Fact]
+    public void A_failing_migration_leaves_the_schema_as_it_was()
+    {
+        using (new SqliteStateStore(DbPath, [SqliteMigrationsAccess.First])) { }
+        Assert.ThrowsAny<SqliteException>(() => new SqliteStateStore(DbPath, [SqliteMigrationsAccess.First, "CREATE TABLE ok (x INTEGER)", "NOT SQL"]));
+        Assert.Equal(1L, Raw<long>("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(0L, Raw<long>("SELECT COUNT(*) FROM sqlite_master WHERE name = 'ok'"));
+    }
+
+    [Fact]
+    public async Task Writes_after_dispose_are_refused()
+    {
+        var store = Store;
+        store.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.WriteAsync(w => w.Put(Volume("pool/x")), Ct));
+    }
+}
+
+internal static class SqliteMigrationsAccess
+{
+    public static string First => Migrations.All[0];
+}
