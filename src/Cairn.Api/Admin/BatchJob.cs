@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Cairn.Core;
+using Cairn.Core.Jobs;
+using Cairn.Core.Services;
+using Cairn.Core.State;
+using Cairn.Core.Storage;
+
+namespace Cairn.Api.Admin;
+
+/// <summary>
+/// <c>POST /cairn/v1/batch</c>: many volume operations as one durable job with a result per item. Items run in
+/// chunks, each chunk one engine commit and one store commit; a crash resumes at the first unfinished item and
+/// ops already done count as done (see <see cref="VolumeService.ApplyAsync"/>).
+/// </summary>
+public sealed class BatchJob(VolumeService volumes) : IJobHandler
+{
+    public const string JobType = "batch";
+    public const int MaxItems = 100_000;
+    private const int Chunk = 500;
+
+    public string Type => JobType;
+
+    /// <summary>Parses and validates a request up front: a bad item rejects the whole request before anything runs.</summary>
+    public static List<EngineOp> Parse(JsonObject body)
+    {
+        if (body["ops"] is not JsonArray ops) throw CairnException.Invalid("'ops' (an array) is required");
+        if (ops.Count == 0) throw CairnException.Invalid("'ops' is empty");
+        if (ops.Count > MaxItems) throw CairnException.Invalid($"too many ops ({ops.Count}); at most {MaxItems} per batch");
+        foreach (var (k, _) in body) if (k != "ops") throw CairnException.Invalid($"unknown field in request: {k}");
+        var list = new List<EngineOp>(ops.Count);
+        for (int i = 0; i < ops.Count; i++)
+        {
+            try { list.Add(ParseOp(ops[i] as JsonObject ?? throw CairnException.Invalid("not an object"))); }
+            catch (CairnException e) { throw CairnException.Invalid($"ops[{i}]: {e.Message}"); }
+        }
+        var dup = list.Select(Key).GroupBy(k => k, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw CairnException.Invalid($"'{dup.Key}' appears more than once in the batch");
+        return list;
+    }
+
+    private static EngineOp ParseOp(JsonObject o)
+    {
+        string S(string f) => o[f]?.GetValue<string>() is { Length: > 0 } v ? v : throw CairnException.Invalid($"'{f}' is required");
+        bool B(string f) => Json.Flag(o[f], f) ?? false;
+        var op = S("op");
+        string[] allowed = op switch
+        {
+            "create" => ["op", "name", "size", "parents"],
+            "clone" => ["op", "source", "target", "parents"],
+            "snapshot" => ["op", "name"],
+            "destroy" => ["op", "name", "recursive"],
+            "destroy_snapshot" => ["op", "name"],
+            _ => throw CairnException.Invalid($"unknown op '{op}' (create, clone, snapshot, destroy, destroy_snapshot)"),
+        };
+        foreach (var (k, _) in o) if (!allowed.Contains(k)) throw CairnException.Invalid($"unknown field '{k}' for op '{op}'");
+        switch (op)
+        {
+            case "create":
+                var size = o["size"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : Sizes.Parse(o["size"]?.ToString());
+                return new EngineOp.CreateVolume(Names.ValidateDataset(S("name")), Sizes.ValidateVolumeSize(size), B("parents"));
+            case "clone":
+                var (ds, snap) = Names.ValidateSnapshot(S("source"));
+                return new EngineOp.CloneSnapshot(ds, snap, Names.ValidateDataset(S("target")), B("parents"));
+            case "snapshot":
+                var (d2, s2) = Names.ValidateSnapshot(S("name"));
+                return new EngineOp.CreateSnapshot(d2, s2);
+            case "destroy":
+                return new EngineOp.Destroy(Names.ValidateDataset(S("name")), B("recursive"));
+            default:
+                var (d3, s3) = Names.ValidateSnapshot(S("name"));
+                return new EngineOp.DestroySnapshot(d3, s3);
+        }
+    }
+
+    public static string Key(EngineOp op) => op switch
+    {
+        EngineOp.CreateVolume c => c.Name,
+        EngineOp.CloneSnapshot c => c.Target,
+        EngineOp.CreateSnapshot s => s.Dataset + "@" + s.Name,
+        EngineOp.Destroy d => d.Name,
+        EngineOp.DestroySnapshot d => d.Dataset + "@" + d.Name,
+        _ => op.ToString(),
+    };
+
+    public async Task RunAsync(JobContext ctx, CancellationToken ct)
+    {
+        var ops = Parse(ctx.Job.Request as JsonObject ?? throw CairnException.Invalid("job has no request"));
+        var items = ctx.Items.ToDictionary(i => i.Index);
+        var todo = Enumerable.Range(0, ops.Count).Where(i => !items.TryGetValue(i, out var it) || it.State is not (ItemState.Done or ItemState.Failed)).ToList();
+        int done = ops.Count - todo.Count;
+        await ctx.SetPhaseAsync("running");
+        foreach (var chunk in todo.Chunk(Chunk))
+        {
+            ct.ThrowIfCancellationRequested();
+            var started = DateTimeOffset.UtcNow;
+            var results = await volumes.ApplyAsync(chunk.Select(i => ops[i]).ToList(), ct: ct);
+            var finished = DateTimeOffset.UtcNow;
+            done += chunk.Length;
+            await ctx.UpdateItemsAsync(chunk.Select((idx, k) => new JobItem(ctx.Job.Id, idx, Key(ops[idx]),
+                results[k].Error is null ? ItemState.Done : ItemState.Failed, results[k].Error?.Message, started, finished)),
+                progress: (double)done / ops.Count);
+        }
+        var failed = ctx.Items.Where(i => i.State == ItemState.Failed).ToList();
+        if (failed.Count > 0)
+            throw CairnException.Invalid($"{failed.Count} of {ops.Count} items failed: " + string.Join("; ", failed.Take(5).Select(f => $"{f.Key}: {f.Error}")) + (failed.Count > 5 ? "; …" : ""));
+    }
+}
