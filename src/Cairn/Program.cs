@@ -1,1 +1,3 @@
-Console.WriteLine("cairn");
+using Cairn.Cli;
+
+return await CairnCli.RunAsync(args);

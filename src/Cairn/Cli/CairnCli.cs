@@ -1,0 +1,85 @@
+using System.CommandLine;
+using Cairn.Core;
+using Cairn.Server;
+using Microsoft.Extensions.Configuration;
+
+namespace Cairn.Cli;
+
+/// <summary>The <c>cairn</c> command line: <c>serve</c> and the client commands.</summary>
+internal static class CairnCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Cairn: thin volumes, instant snapshots and clones, iSCSI targets, durable jobs.");
+        root.Options.Add(Commands.Server);
+        root.Options.Add(Commands.JsonOut);
+        root.Subcommands.Add(Serve());
+        root.Subcommands.Add(Commands.Volume());
+        root.Subcommands.Add(Commands.Folder());
+        root.Subcommands.Add(Commands.Snapshot());
+        root.Subcommands.Add(Commands.Clone());
+        root.Subcommands.Add(Commands.Pool());
+        root.Subcommands.Add(JobCommands.Job());
+        root.Subcommands.Add(TargetCommands.Target());
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    private static Command Serve()
+    {
+        var data = new Option<string?>("--data") { Description = "Data directory (default ./cairn-data; $CAIRN_DATA)" };
+        var http = new Option<string?>("--http") { Description = "HTTP listen ADDR:PORT (default 127.0.0.1:8776; $CAIRN_HTTP)" };
+        var iscsi = new Option<string?>("--iscsi") { Description = "iSCSI listen ADDR:PORT (default 127.0.0.1:3260; $CAIRN_ISCSI)" };
+        var config = new Option<string?>("--config") { Description = "JSON config file ($CAIRN_CONFIG)" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate (PEM) for the HTTP listener" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "TLS private key (PEM)" };
+        var clientCa = new Option<string?>("--client-ca") { Description = "CA (PEM) that client certificates must chain to" };
+        var clientAllow = new Option<string?>("--client-allow") { Description = "Allowed client certificate subjects or SHA-256 fingerprints, comma-separated" };
+        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, config, tlsCert, tlsKey, clientCa, clientAllow };
+        serve.SetAction(async (pr, ct) =>
+        {
+            try
+            {
+                var cfgFile = pr.GetValue(config) ?? Environment.GetEnvironmentVariable("CAIRN_CONFIG");
+                var cb = new ConfigurationBuilder();
+                if (cfgFile is not null)
+                {
+                    if (!File.Exists(cfgFile)) throw CairnException.Invalid($"config file {cfgFile} does not exist");
+                    cb.AddJsonFile(Path.GetFullPath(cfgFile), optional: false);
+                }
+                cb.AddEnvironmentVariables("CAIRN_");
+                var overrides = new Dictionary<string, string?>();
+                void Put(string key, string? v) { if (v is not null) overrides[key] = v; }
+                Put("Data", pr.GetValue(data));
+                Put("Http", pr.GetValue(http));
+                Put("Iscsi", pr.GetValue(iscsi));
+                Put("TlsCert", pr.GetValue(tlsCert));
+                Put("TlsKey", pr.GetValue(tlsKey));
+                Put("ClientCa", pr.GetValue(clientCa));
+                Put("ClientAllow", pr.GetValue(clientAllow));
+                cb.AddInMemoryCollection(overrides);
+                var options = new CairnOptions();
+                // Environment variables use underscores: CAIRN_TLS_CERT → TlsCert.
+                var cfg = cb.Build();
+                foreach (var p in typeof(CairnOptions).GetProperties())
+                {
+                    var snake = string.Concat(p.Name.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+                    var v = cfg[p.Name] ?? cfg[snake];
+                    if (v is null) continue;
+                    p.SetValue(options, p.PropertyType == typeof(int) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : v);
+                }
+                return await ServerHost.RunAsync(options, ct);
+            }
+            catch (CairnException e)
+            {
+                await Console.Error.WriteLineAsync("error: " + e.Message);
+                return 2;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidDataException or System.Security.Cryptography.CryptographicException)
+            {
+                await Console.Error.WriteLineAsync("error: " + e.Message);
+                return 1;
+            }
+        });
+        return serve;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Net;
+using Cairn.Core;
+
+namespace Cairn.Server;
+
+/// <summary>
+/// Server settings. Sources, later ones winning: built-in defaults, the config file (<c>--config FILE</c> or
+/// <c>$CAIRN_CONFIG</c>, JSON), <c>CAIRN_*</c> environment variables (<c>CAIRN_DATA</c>, <c>CAIRN_HTTP</c>,
+/// <c>CAIRN_ISCSI</c>, …), then command-line options.
+/// </summary>
+public sealed class CairnOptions
+{
+    public string Data { get; set; } = "./cairn-data";
+    public string Http { get; set; } = "127.0.0.1:8776";
+    public string Iscsi { get; set; } = "127.0.0.1:3260";
+
+    /// <summary>How many jobs run at once.</summary>
+    public int JobConcurrency { get; set; } = 4;
+
+    /// <summary>Finished jobs are kept this many days.</summary>
+    public int JobRetentionDays { get; set; } = 30;
+
+    /// <summary>TLS certificate (PEM) for the HTTP listener; with it, clients must present a certificate.</summary>
+    public string? TlsCert { get; set; }
+    public string? TlsKey { get; set; }
+    /// <summary>CA bundle (PEM) that client certificates must chain to.</summary>
+    public string? ClientCa { get; set; }
+    /// <summary>Allowed client certificates: subjects (<c>CN=…</c>) or SHA-256 fingerprints (hex), comma-separated.</summary>
+    public string? ClientAllow { get; set; }
+
+    /// <summary>Parses ADDR:PORT (IPv4, [IPv6], or localhost).</summary>
+    public static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        if (string.IsNullOrWhiteSpace(text)) throw CairnException.Invalid($"--{what}: empty address");
+        var t = text.Trim();
+        if (t.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase)) t = "127.0.0.1:" + t["localhost:".Length..];
+        if (!IPEndPoint.TryParse(t, out var ep) || ep.Port == 0 || !t.Contains(':'))
+            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776)");
+        return ep;
+    }
+
+    /// <summary>Checks everything that can be checked before opening anything.</summary>
+    public void Validate()
+    {
+        ParseEndpoint(Http, "http");
+        ParseEndpoint(Iscsi, "iscsi");
+        if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid("--data: empty directory");
+        if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid("job concurrency must be between 1 and 256");
+        if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid("--tls-cert and --tls-key go together");
+        if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid("--client-ca needs --tls-cert and --tls-key");
+    }
+}
