@@ -1,0 +1,25 @@
+using Cairn.Iscsi.Protocol;
+
+namespace Cairn.Iscsi.Target;
+
+/// <summary>Transport settings of the iSCSI target.</summary>
+public sealed class IscsiTargetOptions
+{
+    /// <summary>What we offer in login negotiation.</summary>
+    public TargetLimits Limits { get; set; } = new();
+
+    /// <summary>Largest data-in or data-out buffer one command may use; larger transfers are clipped (the LU reports the error).</summary>
+    public int MaxCommandBuffer { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Data-out bytes one connection may hold for commands still waiting for data; beyond it the connection is dropped.</summary>
+    public long MaxPendingWriteBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Seconds an initiator gets to log out after the target asked it to (target removed, access revoked).</summary>
+    public int LogoutGraceSeconds { get; set; } = 2;
+
+    /// <summary>Seconds a connection may take to complete login before it is dropped.</summary>
+    public int LoginTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>Largest accumulated text (login or Text request with the C bit) we buffer.</summary>
+    public int MaxTextLength { get; set; } = 64 * 1024;
+}

@@ -1,0 +1,61 @@
+using System.Net;
+using Cairn.Iscsi.Protocol;
+using Cairn.Iscsi.Target;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cairn.Iscsi.Tests.Target;
+
+/// <summary>A real Kestrel-hosted iSCSI target on 127.0.0.1 with an ephemeral port.</summary>
+internal sealed class TargetHost : IAsyncDisposable
+{
+    public const string TargetIqn = "iqn.2026-11.io.cairn:test";
+    public const string Initiator1 = "iqn.2026-11.io.cairn:init1";
+    public const string Initiator2 = "iqn.2026-11.io.cairn:init2";
+
+    private readonly WebApplication _app;
+
+    private TargetHost(WebApplication app, TargetRegistry registry, int port)
+    {
+        _app = app;
+        Registry = registry;
+        Port = port;
+    }
+
+    public TargetRegistry Registry { get; }
+    public int Port { get; }
+    public string Url(string iqn = TargetIqn, int lun = 0) => $"iscsi://127.0.0.1:{Port}/{iqn}/{lun}";
+
+    public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true)
+    {
+        var b = WebApplication.CreateSlimBuilder();
+        b.Logging.ClearProviders();
+        b.Services.AddCairnIscsi(configure);
+        ListenOptions? lo = null;
+        b.WebHost.ConfigureKestrel(k => lo = k.ListenIscsi(new IPEndPoint(IPAddress.Loopback, 0)));
+        var app = b.Build();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var registry = app.Services.GetRequiredService<TargetRegistry>();
+        var host = new TargetHost(app, registry, ((IPEndPoint)lo!.EndPoint).Port);
+        if (addDefaultTarget)
+            registry.AddOrUpdate(new IscsiTarget
+            {
+                Iqn = TargetIqn,
+                Luns = new Dictionary<int, Cairn.Iscsi.Scsi.IScsiLogicalUnit> { [0] = new TestLogicalUnit() },
+                Initiators = [Initiator1, Initiator2],
+            });
+        return host;
+    }
+
+    public static ChapSecret Secret(string user, string secret) => new(user, secret);
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+}
