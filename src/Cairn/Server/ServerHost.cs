@@ -1,5 +1,6 @@
 using Cairn.Api;
 using Cairn.Api.Admin;
+using Cairn.Api.Lun;
 using Cairn.Core;
 using Cairn.Core.Jobs;
 using Cairn.Core.Services;
@@ -60,6 +61,7 @@ public static class ServerHost
         s.AddHostedService(sp => sp.GetRequiredService<IscsiBridge>());
         s.AddHostedService(sp => sp.GetRequiredService<JobEngine>());
         s.AddSingleton(AdminApi.ErrorShape);
+        s.AddLunCloneApi();
         s.AddOpenApi();
         s.ConfigureHttpJsonOptions(j =>
         {
@@ -75,6 +77,7 @@ public static class ServerHost
         app.MapCairnAdminApi();
         app.MapCairnJobsApi();
         app.MapCairnBatchApi();
+        app.MapLunCloneApi();
         app.MapCairnTargetsApi();
         MetricsSetup.Register(app.Services);
         return app;

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cairn.Core;
+using Cairn.Core.Jobs;
+
+namespace Cairn.Api.Lun;
+
+/// <summary>
+/// The LUN clone API (<c>/lun/api/v1.0</c>), compatible with nmc-probe's lun_clone clients: batch clone-and-share
+/// jobs (<c>clone</c>), their status (<c>clone_status</c>), a liveness probe (<c>clone_test</c>) and
+/// <c>clone_repeat</c>. Every error body is <c>{"status":"error","reason":"…"}</c>. See docs/api/lun-clone.md.
+/// </summary>
+public static class LunCloneApi
+{
+    public const string Prefix = "/lun/api/v1.0";
+
+    /// <summary>The LUN API's error shape.</summary>
+    public static ApiErrorShape ErrorShape { get; } = new("lun", "/lun", (_, message, _) =>
+        JsonSerializer.Serialize(new { status = "error", reason = message }));
+
+    /// <summary>Registers the job handlers, the status renderer and the <c>/lun</c> error shape.</summary>
+    public static IServiceCollection AddLunCloneApi(this IServiceCollection s)
+    {
+        s.AddSingleton<IJobHandler, LunCreateJob>();
+        s.AddSingleton<IJobHandler, LunDeleteJob>();
+        s.AddSingleton<LunStatus>();
+        s.AddSingleton(ErrorShape);
+        return s;
+    }
+
+    public static IEndpointRouteBuilder MapLunCloneApi(this IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup(Prefix).WithTags("lun");
+
+        // 201 as the original answered (its clients may check for it), though the job has only been accepted.
+        g.MapPost("/clone", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        {
+            var items = LunRequest.ParseCreate(await Json.ReadObjectAsync(req, ct));
+            return await Submit(jobs, LunJobs.CreateType, LunRequest.ToJson(items),
+                [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
+        });
+
+        g.MapDelete("/clone", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        {
+            var items = LunRequest.ParseDelete(await Json.ReadObjectAsync(req, ct));
+            return await Submit(jobs, LunJobs.DeleteType, LunRequest.ToJson(items),
+                [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
+        });
+
+        g.MapGet("/clone_status/{job_id}", (string job_id, LunStatus status) =>
+            Results.Text(status.Render(job_id) ?? throw UnknownJob(), "application/json"));
+
+        // The document says POST, the original code served GET: both.
+        g.MapMethods("/clone_test", ["GET", "POST"], () => Results.Text("""{"status":"ok","message":"test"}""", "application/json"));
+
+        // Undocumented in the original: re-queue a copy of an earlier job (same items, a new job id).
+        g.MapPost("/clone_repeat", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        {
+            var body = await Json.ReadObjectAsync(req, ct);
+            foreach (var (k, _) in body)
+                if (k != "id") throw CairnException.Invalid($"unknown field '{k}' (expected only 'id')");
+            var id = body["id"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw CairnException.Invalid("'id' (a job id) is required");
+            if (!Guid.TryParse(id, out var gid) || jobs.Get(gid) is not { Type: LunJobs.CreateType or LunJobs.DeleteType } job) throw UnknownJob();
+            // Re-validated: the stored request is already normalised, so this only re-derives the keys.
+            var obj = (JsonObject)job.Request!;
+            List<string> dsts, wwns;
+            if (job.Type == LunJobs.CreateType)
+            {
+                var items = LunRequest.CreateFromJob(obj);
+                (dsts, wwns) = ([.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)]);
+            }
+            else
+            {
+                var items = LunRequest.DeleteFromJob(obj);
+                (dsts, wwns) = ([.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)]);
+            }
+            return await Submit(jobs, job.Type, obj, dsts, wwns, ct);
+        });
+        return app;
+    }
+
+    private static CairnException UnknownJob() => CairnException.NotFound("unknown job id");
+
+    private static async Task<IResult> Submit(JobEngine jobs, string type, JsonObject request, List<string> dsts, List<string> wwns, CancellationToken ct)
+    {
+        // Conflict keys: two jobs naming the same dataset or target run one after the other, never interleaved.
+        var job = await jobs.SubmitAsync(type, request, dsts, "pending", [.. dsts, .. wwns], ct);
+        return Results.Text(JsonSerializer.Serialize(new { status = "ok", job_id = job.Id.ToString() }), "application/json", statusCode: StatusCodes.Status201Created);
+    }
+}

@@ -1,0 +1,235 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Cairn.Core;
+
+namespace Cairn.Api.Lun;
+
+/// <summary>One item of a create request, validated and normalised (wwn and initiators lower-cased).</summary>
+public sealed record LunCreateItem(string Src, string Dst, string Wwn, IReadOnlyList<string> Initiators, bool CreateParent,
+    IReadOnlyDictionary<string, string> Properties, string? Portal);
+
+/// <summary>One item of a delete request.</summary>
+public sealed record LunDeleteItem(string Dst, string Wwn, bool DeleteClones);
+
+/// <summary>
+/// Parses and validates LUN clone requests before anything runs: a request with any bad item is refused whole (400),
+/// with every problem found (up to <see cref="MaxReported"/>) named by item index and field.
+/// </summary>
+public static class LunRequest
+{
+    /// <summary>Largest accepted batch.</summary>
+    public const int MaxItems = 10_000;
+
+    /// <summary>Problems listed in one 400 answer.</summary>
+    public const int MaxReported = 20;
+
+    private static readonly string[] CreateFields = ["src", "dst", "wwn", "initiators", "createParent", "properties", "ip", "port"];
+
+    // Delete items may carry the create fields (scripts often send the same list to both calls): they are ignored.
+    private static readonly string[] DeleteFields = ["dst", "wwn", "deleteClones", "deleteClone", "src", "initiators", "createParent", "properties", "ip", "port"];
+
+    public static List<LunCreateItem> ParseCreate(JsonObject body)
+    {
+        var errors = new List<string>();
+        var list = new List<LunCreateItem>();
+        foreach (var (i, o) in Items(body, errors))
+        {
+            var n = errors.Count;
+            Unknown(o, CreateFields, i, errors);
+            var src = Str(o, "src", i, errors);
+            if (src is not null && Names.CheckSnapshot(src) is { } ws) errors.Add($"clones[{i}].src: {ws}");
+            var dst = Dataset(o, i, errors);
+            var wwn = Wwn(o, i, errors);
+            var inits = new List<string>();
+            if (o["initiators"] is not JsonArray arr) errors.Add($"clones[{i}].initiators: required (an array of initiator IQNs)");
+            else if (arr.Count == 0) errors.Add($"clones[{i}].initiators: empty; at least one initiator is needed");
+            else
+            {
+                for (int k = 0; k < arr.Count; k++)
+                {
+                    var s = arr[k] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
+                    if (Iqn.Check(s) is { } why) errors.Add($"clones[{i}].initiators[{k}]: {why}");
+                    else if (!inits.Contains(s!.ToLowerInvariant())) inits.Add(s.ToLowerInvariant());
+                }
+            }
+            var parent = Flag(o, "createParent", i, errors);
+            var props = Properties(o, i, errors);
+            var portal = Portal(o, i, errors);
+            if (errors.Count == n) list.Add(new LunCreateItem(src!, dst!, wwn!, inits, parent, props, portal));
+        }
+        Duplicates(list.Select(x => x.Dst), "dst", StringComparer.Ordinal, errors);
+        Duplicates(list.Select(x => x.Wwn), "wwn", StringComparer.OrdinalIgnoreCase, errors);
+        Throw(errors);
+        return list;
+    }
+
+    public static List<LunDeleteItem> ParseDelete(JsonObject body)
+    {
+        var errors = new List<string>();
+        var list = new List<LunDeleteItem>();
+        foreach (var (i, o) in Items(body, errors))
+        {
+            var n = errors.Count;
+            Unknown(o, DeleteFields, i, errors);
+            var dst = Dataset(o, i, errors);
+            var wwn = Wwn(o, i, errors);
+            // The original read only "deleteClones"; its documentation spells it "deleteClone". Either, true if any is.
+            var del = Flag(o, "deleteClones", i, errors) | Flag(o, "deleteClone", i, errors);
+            if (errors.Count == n) list.Add(new LunDeleteItem(dst!, wwn!, del));
+        }
+        Duplicates(list.Select(x => x.Dst), "dst", StringComparer.Ordinal, errors);
+        Duplicates(list.Select(x => x.Wwn), "wwn", StringComparer.OrdinalIgnoreCase, errors);
+        Throw(errors);
+        return list;
+    }
+
+    /// <summary>The normalised request stored with a create job (what the handler reads back).</summary>
+    public static JsonObject ToJson(IEnumerable<LunCreateItem> items) => new()
+    {
+        ["clones"] = new JsonArray([.. items.Select(x => (JsonNode)new JsonObject
+        {
+            ["src"] = x.Src,
+            ["dst"] = x.Dst,
+            ["wwn"] = x.Wwn,
+            ["initiators"] = new JsonArray([.. x.Initiators.Select(s => (JsonNode)JsonValue.Create(s))]),
+            ["createParent"] = x.CreateParent,
+            ["properties"] = new JsonObject(x.Properties.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))),
+            ["portal"] = x.Portal,
+        })]),
+    };
+
+    /// <summary>The normalised request stored with a delete job.</summary>
+    public static JsonObject ToJson(IEnumerable<LunDeleteItem> items) => new()
+    {
+        ["clones"] = new JsonArray([.. items.Select(x => (JsonNode)new JsonObject { ["dst"] = x.Dst, ["wwn"] = x.Wwn, ["deleteClones"] = x.DeleteClones })]),
+    };
+
+    /// <summary>Reads back a stored create request (already validated).</summary>
+    public static List<LunCreateItem> CreateFromJob(JsonNode? request) =>
+        [.. Stored(request).Select(o => new LunCreateItem(
+            (string)o["src"]!, (string)o["dst"]!, (string)o["wwn"]!,
+            [.. o["initiators"]!.AsArray().Select(x => (string)x!)],
+            (bool)o["createParent"]!,
+            (o["properties"] as JsonObject ?? []).ToDictionary(p => p.Key, p => (string)p.Value!),
+            (string?)o["portal"]))];
+
+    /// <summary>Reads back a stored delete request.</summary>
+    public static List<LunDeleteItem> DeleteFromJob(JsonNode? request) =>
+        [.. Stored(request).Select(o => new LunDeleteItem((string)o["dst"]!, (string)o["wwn"]!, (bool)o["deleteClones"]!))];
+
+    private static IEnumerable<JsonObject> Stored(JsonNode? request) =>
+        (request?["clones"] as JsonArray ?? throw CairnException.Invalid("job has no clones in its request")).Select(n => (JsonObject)n!);
+
+    private static IEnumerable<(int Index, JsonObject Item)> Items(JsonObject body, List<string> errors)
+    {
+        foreach (var (k, _) in body)
+            if (k != "clones") errors.Add($"unknown field '{k}' (expected only 'clones')");
+        if (body["clones"] is not JsonArray arr)
+        {
+            errors.Add("'clones' (an array of items) is required");
+            yield break;
+        }
+        if (arr.Count == 0) errors.Add("'clones' is empty");
+        if (arr.Count > MaxItems)
+        {
+            errors.Add($"too many items ({arr.Count}); at most {MaxItems} per request");
+            yield break;
+        }
+        for (int i = 0; i < arr.Count; i++)
+        {
+            if (arr[i] is JsonObject o) yield return (i, o);
+            else errors.Add($"clones[{i}]: not an object");
+        }
+    }
+
+    private static void Unknown(JsonObject o, string[] known, int i, List<string> errors)
+    {
+        foreach (var (k, _) in o)
+            if (!known.Contains(k, StringComparer.Ordinal)) errors.Add($"clones[{i}]: unknown field '{k}'");
+    }
+
+    private static string? Str(JsonObject o, string field, int i, List<string> errors)
+    {
+        if (o[field] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0) return s;
+        errors.Add($"clones[{i}].{field}: required (a non-empty string)");
+        return null;
+    }
+
+    private static string? Dataset(JsonObject o, int i, List<string> errors)
+    {
+        var dst = Str(o, "dst", i, errors);
+        if (dst is null) return null;
+        if (Names.CheckDataset(dst) is { } why) { errors.Add($"clones[{i}].dst: {why}"); return null; }
+        if (!dst.Contains('/')) { errors.Add($"clones[{i}].dst: '{dst}' is a pool, not a volume (expected pool/path)"); return null; }
+        return dst;
+    }
+
+    private static string? Wwn(JsonObject o, int i, List<string> errors)
+    {
+        var wwn = Str(o, "wwn", i, errors);
+        if (wwn is null) return null;
+        if (Iqn.Check(wwn) is { } why) { errors.Add($"clones[{i}].wwn: {why}"); return null; }
+        return wwn.ToLowerInvariant();
+    }
+
+    private static bool Flag(JsonObject o, string field, int i, List<string> errors)
+    {
+        try { return Json.Flag(o[field], field) ?? false; }
+        catch (CairnException e) { errors.Add($"clones[{i}].{e.Message}"); return false; }
+    }
+
+    private static Dictionary<string, string> Properties(JsonObject o, int i, List<string> errors)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        switch (o["properties"])
+        {
+            case null:
+                break;
+            case JsonObject p:
+                foreach (var (k, v) in p)
+                {
+                    if (k.Length is 0 or > 256 || k.Any(char.IsControl)) errors.Add($"clones[{i}].properties: invalid property name");
+                    else if (v is JsonValue jv && jv.GetValueKind() is System.Text.Json.JsonValueKind.String or System.Text.Json.JsonValueKind.Number
+                             or System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+                        d[k] = jv.GetValueKind() == System.Text.Json.JsonValueKind.String ? jv.GetValue<string>() : jv.ToJsonString();
+                    else errors.Add($"clones[{i}].properties.{k}: must be a string, number or boolean");
+                }
+                break;
+            default:
+                errors.Add($"clones[{i}].properties: must be an object of property names to values");
+                break;
+        }
+        return d;
+    }
+
+    private static string? Portal(JsonObject o, int i, List<string> errors)
+    {
+        if (o["ip"] is null && o["port"] is null) return null;
+        IPAddress? ip = IPAddress.Any;
+        if (o["ip"] is { } ipNode && !(ipNode is JsonValue v && v.TryGetValue<string>(out var s) && IPAddress.TryParse(s, out ip)))
+        {
+            errors.Add($"clones[{i}].ip: not an IP address");
+            return null;
+        }
+        int port = 3260;
+        if (o["port"] is { } pn)
+        {
+            var ok = pn is JsonValue pv && (pv.TryGetValue<int>(out port) || (pv.TryGetValue<string>(out var ps) && int.TryParse(ps, System.Globalization.CultureInfo.InvariantCulture, out port)));
+            if (!ok || port is < 1 or > 65535) { errors.Add($"clones[{i}].port: must be 1-65535"); return null; }
+        }
+        return new IPEndPoint(ip!, port).ToString();
+    }
+
+    private static void Duplicates(IEnumerable<string> values, string field, StringComparer cmp, List<string> errors)
+    {
+        foreach (var g in values.GroupBy(v => v, cmp).Where(g => g.Count() > 1).Take(MaxReported))
+            errors.Add($"{field} '{g.Key}' appears {g.Count()} times in the request");
+    }
+
+    private static void Throw(List<string> errors)
+    {
+        if (errors.Count == 0) return;
+        var shown = string.Join("; ", errors.Take(MaxReported));
+        throw CairnException.Invalid(errors.Count > MaxReported ? $"{shown}; and {errors.Count - MaxReported} more problems" : shown);
+    }
+}
