@@ -34,7 +34,7 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         _knownBlocks = device.Size >> BlockShift;
         // Physical block exponent: 2^n logical blocks per allocation unit, up to 4 KiB (SBC-3 §5.16.2).
         int g = Math.Clamp(device.Granularity, BlockSize, 4096);
-        _physExponent = (byte)(int.Log2(g) - BlockShift);
+        _physExponent = _options.PhysicalBlockExponent ?? (byte)(int.Log2(g) - BlockShift);
     }
 
     private readonly byte _physExponent;
@@ -163,7 +163,14 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
     /// <inheritdoc />
     public long DataOutLength(ReadOnlySpan<byte> cdb)
     {
-        if (cdb.Length == 0) return 0;
+        if (cdb.Length < 6) return 0;
+        if (cdb.Length < 16)
+        {
+            // Short CDB buffers read as zero-padded; Execute refuses them later.
+            Span<byte> padded = stackalloc byte[16];
+            cdb.CopyTo(padded);
+            return DataOutLength(padded);
+        }
         switch (cdb[0])
         {
             case ScsiOp.Write6:
@@ -173,21 +180,21 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
             case ScsiOp.Write12 or ScsiOp.WriteAndVerify12:
                 return Be32(cdb, 6) * (long)BlockSize;
             case ScsiOp.Write16 or ScsiOp.WriteAndVerify16 or ScsiOp.OrWrite16:
-                return cdb.Length < 16 ? 0 : Be32(cdb, 10) * (long)BlockSize;
+                return Be32(cdb, 10) * (long)BlockSize;
             case ScsiOp.WriteAtomic16:
-                return cdb.Length < 16 ? 0 : Be16(cdb, 12) * (long)BlockSize;
+                return Be16(cdb, 12) * (long)BlockSize;
             case ScsiOp.Verify10:
                 return (cdb[1] & 0x06) is 0x02 ? Be16(cdb, 7) * (long)BlockSize : (cdb[1] & 0x06) is 0x06 ? BlockSize : 0;
             case ScsiOp.Verify12:
                 return (cdb[1] & 0x06) is 0x02 ? Be32(cdb, 6) * (long)BlockSize : (cdb[1] & 0x06) is 0x06 ? BlockSize : 0;
             case ScsiOp.Verify16:
-                return cdb.Length < 16 ? 0 : (cdb[1] & 0x06) is 0x02 ? Be32(cdb, 10) * (long)BlockSize : (cdb[1] & 0x06) is 0x06 ? BlockSize : 0;
+                return (cdb[1] & 0x06) is 0x02 ? Be32(cdb, 10) * (long)BlockSize : (cdb[1] & 0x06) is 0x06 ? BlockSize : 0;
             case ScsiOp.CompareAndWrite:
-                return cdb.Length < 16 ? 0 : cdb[13] * 2L * BlockSize;
+                return cdb[13] * 2L * BlockSize;
             case ScsiOp.WriteSame10:
                 return BlockSize;
             case ScsiOp.WriteSame16:
-                return cdb.Length >= 2 && (cdb[1] & 0x01) != 0 ? 0 : BlockSize;
+                return (cdb[1] & 0x01) != 0 ? 0 : BlockSize;
             case ScsiOp.ModeSelect6:
                 return cdb[4];
             case ScsiOp.ModeSelect10 or ScsiOp.Unmap or ScsiOp.Sanitize:

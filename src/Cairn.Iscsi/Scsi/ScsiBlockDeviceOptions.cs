@@ -39,6 +39,12 @@ public sealed class ScsiBlockDeviceOptions
     /// <summary>MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (VPD 0xB0).</summary>
     public uint MaxUnmapDescriptors { get; init; } = 256;
 
+    /// <summary>
+    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY 16) and atomic-write alignment. Null derives it from
+    /// the device's allocation granularity (4 KiB → 3); 0 presents 512-byte physical blocks.
+    /// </summary>
+    public byte? PhysicalBlockExponent { get; init; }
+
     /// <summary>Relative target port identifier for VPD 0x83 (the transport's portal group tag is used when 0).</summary>
     public ushort RelativeTargetPort { get; init; } = 1;
 }
