@@ -145,11 +145,11 @@ public sealed class CliEndToEndTests : IAsyncLifetime
         var r = await _server.CliAsync("volume", "import", "x/y", "/nonexistent/file.img");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("does not exist", r.Stderr);
-        (await _server.CliAsync("volume", "create", "x", "--size", "1M")).Ok();
+        (await _server.CliAsync("volume", "create", "x/small", "--size", "1M")).Ok();
         var dir = TempDir.Create("cairn-img");
         var big = Path.Combine(dir, "big.img");
         await File.WriteAllBytesAsync(big, new byte[4 << 20]);
-        var r2 = await _server.CliAsync("volume", "import", "x", big);
+        var r2 = await _server.CliAsync("volume", "import", "x/small", big);
         Assert.NotEqual(0, r2.ExitCode);
         Assert.Contains("smaller", r2.Stderr);
     }
