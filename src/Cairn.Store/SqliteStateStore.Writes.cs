@@ -4,17 +4,20 @@ using Microsoft.Data.Sqlite;
 
 namespace Cairn.Store;
 
-// Group commit: callers enqueue their change sets; one committer thread takes everything queued, applies each
-// caller's set inside its own savepoint (a throwing set is rolled back alone and only its caller sees the
-// exception), commits once (one fsync for the whole group), then completes the callers' tasks.
+// Group commit without a committer thread: the caller that finds no commit under way becomes the leader and commits
+// everything queued on its own thread (an uncontended write completes with no thread hop); callers that arrive while
+// a commit runs queue up and are committed together in the next group. Each caller's set runs inside its own
+// savepoint (a throwing set is rolled back alone and only its caller sees the exception); one COMMIT, one fsync, per
+// group.
 public sealed partial class SqliteStateStore
 {
     private const int MaxGroup = 512;
 
-    private readonly BlockingCollection<WriteRequest> _queue = new(new ConcurrentQueue<WriteRequest>());
+    private readonly ConcurrentQueue<WriteRequest> _queue = new();
+    private readonly Lock _commitGate = new();
     private readonly Writer _writer;
-    private readonly Thread _committer;
     private int _disposed;
+    private bool _writerClosed; // under _commitGate
 
     /// <inheritdoc />
     public Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default)
@@ -24,41 +27,74 @@ public sealed partial class SqliteStateStore
         if (ct.IsCancellationRequested) return Task.FromCanceled(ct);
         var request = new WriteRequest(changes);
         if (ct.CanBeCanceled) request.WatchCancellation(ct);
-        try
-        {
-            _queue.Add(request, CancellationToken.None);
-        }
-        catch (InvalidOperationException)
-        {
-            throw new ObjectDisposedException(nameof(SqliteStateStore));
-        }
+        _queue.Enqueue(request);
+        Drive(request);
         return request.Task;
     }
 
-    /// <summary>Finishes queued writes, then closes the database.</summary>
+    /// <summary>Commits queued writes, then closes the database. Writes after this are refused.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _queue.CompleteAdding();
-        _committer.Join();
-        _writer.Dispose();
+        lock (_commitGate)
+        {
+            CommitQueued(own: null);
+            _writer.Dispose();
+            _writerClosed = true;
+        }
         _reads.Dispose();
-        _queue.Dispose();
     }
 
-    private void CommitLoop()
+    // Commits groups until the queue is empty, or (for a caller) until its own request is done; what remains is
+    // handed to a pool thread so the caller's continuation is not held up by other callers' commits.
+    private void Drive(WriteRequest? own)
     {
-        var group = new List<WriteRequest>(MaxGroup);
-        foreach (var first in _queue.GetConsumingEnumerable())
+        while (true)
+        {
+            // A write issued from inside another write's action stays queued: the leader's loop commits it next.
+            if (_commitGate.IsHeldByCurrentThread || !_commitGate.TryEnter()) return; // the leader re-checks the queue after it lets go
+            var done = false;
+            try
+            {
+                done = CommitQueued(own);
+            }
+            finally
+            {
+                _commitGate.Exit();
+            }
+            if (_queue.IsEmpty) return;
+            if (done)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.Drive(null), this, preferLocal: false);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Under the commit gate. True when <paramref name="own"/> was completed and work may remain.</summary>
+    private bool CommitQueued(WriteRequest? own)
+    {
+        var group = new List<WriteRequest>();
+        while (!_queue.IsEmpty)
         {
             group.Clear();
-            if (first.TryTake()) group.Add(first);
-            while (group.Count < MaxGroup && _queue.TryTake(out var next))
+            while (group.Count < MaxGroup && _queue.TryDequeue(out var next))
             {
                 if (next.TryTake()) group.Add(next);
             }
-            if (group.Count > 0) Commit(group);
+            if (group.Count > 0)
+            {
+                if (_writerClosed) FailAll(group, new ObjectDisposedException(nameof(SqliteStateStore)));
+                else Commit(group);
+            }
+            if (own is not null && own.Task.IsCompleted) return true;
         }
+        return false;
+    }
+
+    private static void FailAll(List<WriteRequest> group, Exception error)
+    {
+        foreach (var r in group) r.Fail(error);
     }
 
     private void Commit(List<WriteRequest> group)

@@ -6,7 +6,7 @@ namespace Cairn.Store;
 
 /// <summary>
 /// <see cref="IStateStore"/> on one SQLite file in WAL mode with <c>synchronous=FULL</c>. Writes are group-committed by
-/// one committer thread (see <c>SqliteStateStore.Writes.cs</c>); reads use a pool of read connections.
+/// one committer at a time (see <c>SqliteStateStore.Writes.cs</c>); reads use a pool of read connections.
 /// </summary>
 public sealed partial class SqliteStateStore : IStateStore
 {
@@ -32,8 +32,6 @@ public sealed partial class SqliteStateStore : IStateStore
         }
         _reads = new ReadPool(Path, keep: Math.Max(4, Environment.ProcessorCount * 2));
         _writer = new Writer(conn);
-        _committer = new Thread(CommitLoop) { IsBackground = true, Name = "cairn-state-committer" };
-        _committer.Start();
     }
 
     /// <summary>Full path of the database file.</summary>

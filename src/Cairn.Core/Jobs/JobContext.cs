@@ -14,6 +14,9 @@ public sealed class JobContext
     private readonly Dictionary<int, JobItem> _items;
     private JobRecord _record; // owns the live Data object; the store and callers get clones
     private JobRecord _exposed;
+    private readonly Dictionary<int, JobItem> _dirtyItems = [];
+    private readonly List<(string Level, string Message)> _dirtyLogs = [];
+    private bool _recordDirty;
 
     internal JobContext(IStateStore store, JobRecord record, IReadOnlyList<JobItem> items, bool isResume, CancellationToken ct)
     {
@@ -138,37 +141,24 @@ public sealed class JobContext
     /// <summary>Records the final state; unfinished items become Skipped. Returns the final record.</summary>
     internal async Task<JobRecord> FinishAsync(JobState state, string? error)
     {
-        JobRecord final;
-        Task write;
-        lock (_gate)
+        var name = state.ToString().ToLowerInvariant();
+        JobRecord final = null!;
+        await Write(r =>
         {
             var now = DateTimeOffset.UtcNow;
-            var skipped = state == JobState.Succeeded ? null : $"job {state.ToString().ToLowerInvariant()}";
-            var unfinished = skipped is null
-                ? []
-                : _items.Values.Where(i => i.State is ItemState.Pending or ItemState.Running)
-                    .Select(i => i with { State = ItemState.Skipped, Error = i.Error ?? skipped, Finished = now }).ToArray();
-            foreach (var i in unfinished) _items[i.Index] = i;
-            _record = _record with
+            if (state != JobState.Succeeded)
             {
-                State = state,
-                Error = error,
-                Finished = now,
-                Progress = state == JobState.Succeeded ? 1 : _record.Progress,
-            };
-            final = Clone(_record);
-            _exposed = Clone(_record);
-            var stored = Clone(_record);
-            var line = error is null ? state.ToString().ToLowerInvariant() : $"{state.ToString().ToLowerInvariant()}: {error}";
-            write = _store.WriteAsync(w =>
-            {
-                w.Put(stored);
-                foreach (var i in unfinished) w.Put(i);
-                w.AppendLog(stored.Id, state == JobState.Succeeded ? "info" : "error", line);
-            }, CancellationToken.None);
-        }
-        await write;
-        return final;
+                foreach (var i in _items.Values.Where(i => i.State is ItemState.Pending or ItemState.Running).ToArray())
+                {
+                    var skipped = i with { State = ItemState.Skipped, Error = i.Error ?? $"job {name}", Finished = now };
+                    _items[i.Index] = skipped;
+                    _dirtyItems[i.Index] = skipped;
+                }
+            }
+            final = r with { State = state, Error = error, Finished = now, Progress = state == JobState.Succeeded ? 1 : r.Progress };
+            return final;
+        }, null, (state == JobState.Succeeded ? "info" : "error", error is null ? name : $"{name}: {error}"));
+        return Clone(final);
     }
 
     /// <summary>Shutdown stopped the handler: the job goes back to Pending and resumes at the next start.</summary>
@@ -177,33 +167,63 @@ public sealed class JobContext
 
     // ---- plumbing ----
 
-    private Task Write(Func<JobRecord, JobRecord>? change, IReadOnlyList<JobItem>? items = null, (string Level, string Message)? log = null)
+    // Changes are made in memory under the lock and marked dirty; each write's action, when the store runs it, flushes
+    // whatever is dirty at that moment. So concurrent updates from item workers coalesce into one flush, writes may
+    // reach the store in any order and the latest state still wins, and a caller's task completes only once a
+    // transaction containing its change has committed.
+    private async Task Write(Func<JobRecord, JobRecord>? change, IReadOnlyList<JobItem>? items = null, (string Level, string Message)? log = null)
     {
         lock (_gate)
         {
-            JobRecord? stored = null;
             if (change is not null)
             {
                 _record = change(_record);
-                stored = Clone(_record);
                 _exposed = Clone(_record);
+                _recordDirty = true;
             }
             if (items is not null)
             {
-                foreach (var i in items) _items[i.Index] = i;
-            }
-            var id = _record.Id;
-            // Enqueued under the lock, so writes reach the store in the order the changes were made.
-            return _store.WriteAsync(w =>
-            {
-                if (stored is not null) w.Put(stored);
-                if (items is not null)
+                foreach (var i in items)
                 {
-                    foreach (var i in items) w.Put(i);
+                    _items[i.Index] = i;
+                    _dirtyItems[i.Index] = i;
                 }
-                if (log is { } l) w.AppendLog(id, l.Level, l.Message);
-            }, CancellationToken.None);
+            }
+            if (log is { } l) _dirtyLogs.Add(l);
         }
+        try
+        {
+            await _store.WriteAsync(Flush, CancellationToken.None);
+        }
+        catch
+        {
+            // The transaction that carried these changes failed: write everything again with the next flush.
+            lock (_gate)
+            {
+                _recordDirty = true;
+                foreach (var i in _items.Values) _dirtyItems[i.Index] = i;
+            }
+            throw;
+        }
+    }
+
+    private void Flush(IStateWriter w)
+    {
+        JobRecord? record;
+        JobItem[] items;
+        (string Level, string Message)[] logs;
+        lock (_gate)
+        {
+            record = _recordDirty ? Clone(_record) : null;
+            items = _dirtyItems.Count == 0 ? [] : [.. _dirtyItems.Values];
+            logs = _dirtyLogs.Count == 0 ? [] : [.. _dirtyLogs];
+            _recordDirty = false;
+            _dirtyItems.Clear();
+            _dirtyLogs.Clear();
+        }
+        if (record is not null) w.Put(record);
+        foreach (var i in items) w.Put(i);
+        foreach (var (level, message) in logs) w.AppendLog(_record.Id, level, message);
     }
 
     private static JsonObject Apply(JsonObject? data, Action<JsonObject> update)
