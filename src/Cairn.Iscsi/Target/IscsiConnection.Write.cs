@@ -84,13 +84,13 @@ public sealed partial class IscsiConnection
         int len = _pdu.DataSegmentLength;
         // Data for a task we no longer have (aborted, or answered from immediate data) is dropped.
         if (!_writes.TryGetValue(itt, out var w)) return;
-        if ((long)offset + len > w.Edtl) { ProtocolError("Data-Out beyond EDTL"); return; }
+        if ((long)offset + len > w.Edtl) { FailWrite(w); return; }
 
         if (ttt == Reserved)
         {
             if (offset != w.UnsolicitedOffset || offset + len > w.UnsolicitedEnd || dataSn != w.UnsolicitedDataSn)
             {
-                ProtocolError("unsolicited Data-Out out of order or over FirstBurstLength");
+                FailWrite(w); // out of order or over FirstBurstLength
                 return;
             }
             w.UnsolicitedOffset += len;
@@ -101,11 +101,11 @@ public sealed partial class IscsiConnection
         else
         {
             int i = w.Outstanding.FindIndex(r => r.Ttt == ttt);
-            if (i < 0) { ProtocolError("Data-Out with unknown TTT"); return; }
+            if (i < 0) { FailWrite(w); return; }
             var r = w.Outstanding[i];
             if (dataSn != r.NextDataSn || offset != r.Offset + r.Received || r.Received + len > r.Length)
             {
-                ProtocolError("Data-Out DataSN/offset does not follow the R2T");
+                FailWrite(w); // DataSN or offset does not follow the R2T
                 return;
             }
             r.NextDataSn++;
@@ -114,7 +114,7 @@ public sealed partial class IscsiConnection
             if (!Accept(w, offset, _pdu.Data)) return;
             if (_pdu.Final)
             {
-                if (r.Received != r.Length) { ProtocolError("R2T sequence ended short"); return; }
+                if (r.Received != r.Length) { FailWrite(w); return; }
                 w.Outstanding.RemoveAt(i);
             }
         }
@@ -137,6 +137,19 @@ public sealed partial class IscsiConnection
             ReleaseWrite(w);
             UpdateWindow();
         }
+    }
+
+    /// <summary>
+    /// A Data-Out that breaks the sequence (DataSN, offset, TTT, EDTL): the task ends with CHECK CONDITION, ABORTED
+    /// COMMAND / DATA PHASE ERROR (4Bh/00h) and the connection carries on; later Data-Out for it is dropped.
+    /// </summary>
+    private void FailWrite(WriteTask w)
+    {
+        _writes.Remove(w.Itt);
+        var result = new Cairn.Iscsi.Scsi.ScsiResult(Cairn.Iscsi.Scsi.ScsiStatus.CheckCondition, 0, w.Need, MissingLun.Sense(0x0B, 0x4B, 0x00));
+        SendResponse(w.Itt, result, w.Edtl, false, 0);
+        ReleaseWrite(w);
+        UpdateWindow();
     }
 
     private void ReleaseWrite(WriteTask w)
