@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Cairn.Bench;
+
+/// <summary>A real <c>cairn serve</c> (Release build next to the bench) on ephemeral loopback ports.</summary>
+internal sealed class ServerProcess : IDisposable
+{
+    private readonly Process _p;
+    public string Url { get; }
+    public int IscsiPort { get; }
+    public string DataDir { get; }
+
+    public static string CairnDll => Path.Combine(AppContext.BaseDirectory, "cairn.dll");
+
+    public ServerProcess(string dataDir)
+    {
+        DataDir = dataDir;
+        int http = FreePort();
+        IscsiPort = FreePort();
+        Url = $"http://127.0.0.1:{http}";
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { CairnDll, "serve", "--data", dataDir, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{IscsiPort}" }) psi.ArgumentList.Add(a);
+        _p = Process.Start(psi)!;
+        _p.OutputDataReceived += (_, _) => { };
+        _p.ErrorDataReceived += (_, _) => { };
+        _p.BeginOutputReadLine();
+        _p.BeginErrorReadLine();
+        using var h = new HttpClient();
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try { if (h.GetAsync(Url + "/healthz").Result.IsSuccessStatusCode) break; }
+            catch (AggregateException) { }
+            if (sw.Elapsed > TimeSpan.FromSeconds(60) || _p.HasExited) throw new InvalidOperationException("cairn did not start");
+            Thread.Sleep(50);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>Runs the real CLI and returns its wall time.</summary>
+    public TimeSpan Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(CairnDll);
+        foreach (var a in args.Concat(["--server", Url])) psi.ArgumentList.Add(a);
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        sw.Stop();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"cairn {string.Join(' ', args)} failed: {err.Result}");
+        return sw.Elapsed;
+    }
+
+    public void Dispose()
+    {
+        if (!_p.HasExited) { _p.Kill(); _p.WaitForExit(); }
+        _p.Dispose();
+    }
+}
