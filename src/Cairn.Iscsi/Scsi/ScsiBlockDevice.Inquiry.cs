@@ -50,7 +50,7 @@ public sealed partial class ScsiBlockDevice
         b[2] = 0x06; // SPC-4
         b[3] = 0x12; // HISUP, response data format 2
         b[4] = (byte)(b.Length - 5);
-        b[5] = 0x00;
+        b[5] = 0x08; // 3PC: EXTENDED COPY
         b[6] = 0x00;
         b[7] = 0x02; // CMDQUE
         Ascii(b.AsSpan(8, 8), _options.VendorId);
@@ -128,7 +128,7 @@ public sealed partial class ScsiBlockDevice
     {
         var b = new byte[0x3C];
         var o = _options;
-        b[0] = 0x01; // WSNZ: WRITE SAME with 0 blocks is refused
+        b[0] = 0x00; // WSNZ 0: WRITE SAME with 0 blocks runs to the last LBA
         b[1] = MaxCompareAndWriteBlocks;
         BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(2), (ushort)(1 << _physExponent));
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(4), o.MaxTransferBlocks);

@@ -5,7 +5,8 @@ namespace Cairn.Iscsi.Scsi;
 
 public sealed partial class ScsiBlockDevice
 {
-    // SBC-3 §5.42/5.43 WRITE SAME (10/16). WSNZ is set, so 0 blocks is refused; ANCHOR is refused (ANC_SUP 0).
+    // SBC-3 §5.42/5.43 WRITE SAME (10/16). 0 blocks means up to the last LBA (WSNZ 0), within MAXIMUM WRITE SAME
+    // LENGTH; ANCHOR is refused (ANC_SUP 0).
     // A zero pattern with UNMAP (or NDOB with UNMAP) deallocates (LBPRZ: unmapped blocks read as zeros).
     private ScsiResult WriteSame(long lba, long blocks, byte flags, bool ndob, ReadOnlySpan<byte> dataOut, uint edtl, int lengthField)
     {
@@ -13,7 +14,9 @@ public sealed partial class ScsiBlockDevice
         if ((flags & 0x10) != 0) return InvalidField(1, 4);
         bool unmap = (flags & 0x08) != 0;
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks == 0 || blocks > _options.MaxWriteSameBlocks) return InvalidField(lengthField);
+        if (blocks == 0) blocks = Blocks - lba;
+        if (blocks == 0) return ScsiResult.Good(0, ndob ? 0 : BlockSize);
+        if (blocks > _options.MaxWriteSameBlocks) return InvalidField(lengthField);
         if (!ndob && (edtl != BlockSize || dataOut.Length != BlockSize)) return InvalidField(lengthField);
         if (WriteProtected) return WriteProtectedResult();
 

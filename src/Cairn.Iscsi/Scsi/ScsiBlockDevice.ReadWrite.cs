@@ -181,7 +181,7 @@ public sealed partial class ScsiBlockDevice
     private const int MaxCompareAndWriteBlocks = 128;
 
     // SBC-3 §5.2 COMPARE AND WRITE: compare and write are one atomic operation against every other writer.
-    private ScsiResult CompareAndWrite(ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut)
+    private ScsiResult CompareAndWrite(ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut, uint edtl)
     {
         byte flags = cdb[1];
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
@@ -189,8 +189,10 @@ public sealed partial class ScsiBlockDevice
         int blocks = cdb[13];
         if (blocks > MaxCompareAndWriteBlocks) return InvalidField(13);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks == 0) return ScsiResult.Good(0, 0);
         int half = blocks << BlockShift;
+        // The data-out buffer must hold exactly the verify and the write instances (SBC-3 §5.2).
+        if (edtl != 2u * (uint)half) return InvalidField(13);
+        if (blocks == 0) return ScsiResult.Good(0, 0);
         if (dataOut.Length != 2 * half) return InvalidField(13);
         if (WriteProtected) return WriteProtectedResult();
 

@@ -40,7 +40,7 @@ public sealed partial class ScsiBlockDevice
         ScsiOp.ServiceActionIn16 => (cdb[1] & 0x1F) == ScsiOp.SaReadCapacity16 ? AccessClass.Always : AccessClass.Read,
         ScsiOp.Read6 or ScsiOp.Read10 or ScsiOp.Read12 or ScsiOp.Read16 or ScsiOp.Verify10 or ScsiOp.Verify12
             or ScsiOp.Verify16 or ScsiOp.PreFetch10 or ScsiOp.PreFetch16 or ScsiOp.ModeSense6 or ScsiOp.ModeSense10
-            or ScsiOp.ReadDefectData10 or ScsiOp.ReadDefectData12 => AccessClass.Read,
+            or ScsiOp.ReadDefectData10 or ScsiOp.ReadDefectData12 or ScsiOp.ReceiveCopyResults => AccessClass.Read,
         _ => AccessClass.Write,
     };
 

@@ -201,6 +201,8 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
                 return Be16(cdb, 7);
             case ScsiOp.PersistentReserveOut:
                 return Be32(cdb, 5);
+            case ScsiOp.ExtendedCopy:
+                return Be32(cdb, 10);
             default:
                 return 0;
         }
@@ -295,7 +297,11 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
                 return SynchronizeCache(Be64(cdb, 2), Be32(cdb, 10));
 
             case ScsiOp.CompareAndWrite:
-                return CompareAndWrite(cdb, dataOut);
+                return CompareAndWrite(cdb, dataOut, info.ExpectedDataTransferLength);
+            case ScsiOp.ExtendedCopy:
+                return ExtendedCopy(cdb, dataOut, info.Nexus);
+            case ScsiOp.ReceiveCopyResults:
+                return ReceiveCopyResults(cdb, dataIn, info.Nexus);
             case ScsiOp.OrWrite16:
                 return OrWrite(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut);
             case ScsiOp.WriteAtomic16:

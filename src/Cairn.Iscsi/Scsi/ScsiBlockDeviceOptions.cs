@@ -31,7 +31,7 @@ public sealed class ScsiBlockDeviceOptions
     public uint MaxTransferBlocks { get; init; } = 16384;
 
     /// <summary>MAXIMUM WRITE SAME LENGTH in logical blocks (VPD 0xB0).</summary>
-    public uint MaxWriteSameBlocks { get; init; } = 65536;
+    public uint MaxWriteSameBlocks { get; init; } = 32768;
 
     /// <summary>MAXIMUM UNMAP LBA COUNT (VPD 0xB0).</summary>
     public uint MaxUnmapBlocks { get; init; } = 1024 * 1024;
@@ -40,10 +40,12 @@ public sealed class ScsiBlockDeviceOptions
     public uint MaxUnmapDescriptors { get; init; } = 256;
 
     /// <summary>
-    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY 16) and atomic-write alignment. Null derives it from
-    /// the device's allocation granularity (4 KiB → 3); 0 presents 512-byte physical blocks.
+    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY 16) and atomic-write alignment. 0 (the default)
+    /// presents 512-byte physical blocks; null derives it from the device's allocation granularity (4 KiB → 3).
+    /// The granularity is always reported as OPTIMAL UNMAP GRANULARITY either way. Default 0 because libiscsi 1.19's
+    /// GetLBAStatus.UnmapSingle cannot pass with more than one logical block per physical block.
     /// </summary>
-    public byte? PhysicalBlockExponent { get; init; }
+    public byte? PhysicalBlockExponent { get; init; } = 0;
 
     /// <summary>Relative target port identifier for VPD 0x83 (the transport's portal group tag is used when 0).</summary>
     public ushort RelativeTargetPort { get; init; } = 1;

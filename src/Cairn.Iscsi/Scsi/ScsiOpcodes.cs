@@ -31,6 +31,8 @@ public static class ScsiOp
     public const byte ModeSense10 = 0x5A;
     public const byte PersistentReserveIn = 0x5E;
     public const byte PersistentReserveOut = 0x5F;
+    public const byte ExtendedCopy = 0x83;
+    public const byte ReceiveCopyResults = 0x84;
     public const byte Read16 = 0x88;
     public const byte CompareAndWrite = 0x89;
     public const byte Write16 = 0x8A;
@@ -132,6 +134,9 @@ internal static class OpTable
         Sa(ScsiOp.PersistentReserveOut, 0x04, 0x04, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0),
         Sa(ScsiOp.PersistentReserveOut, 0x05, 0x05, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0),
         Sa(ScsiOp.PersistentReserveOut, 0x06, 0x06, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0),
+        Sa(ScsiOp.ExtendedCopy, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
+        Sa(ScsiOp.ReceiveCopyResults, 0x00, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
+        Sa(ScsiOp.ReceiveCopyResults, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
         Op(ScsiOp.Read16, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
         Op(ScsiOp.CompareAndWrite, 0xFA, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0x1F, 0),
         Op(ScsiOp.Write16, 0xFA, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
@@ -165,7 +170,7 @@ internal static class OpTable
 
     /// <summary>True when commands with this opcode carry a service action in byte 1 (bits 4–0).</summary>
     public static bool HasServiceAction(byte opcode) =>
-        opcode is ScsiOp.Sanitize or ScsiOp.PersistentReserveIn or ScsiOp.PersistentReserveOut or ScsiOp.ServiceActionIn16 or ScsiOp.MaintenanceIn;
+        opcode is ScsiOp.Sanitize or ScsiOp.ExtendedCopy or ScsiOp.ReceiveCopyResults or ScsiOp.PersistentReserveIn or ScsiOp.PersistentReserveOut or ScsiOp.ServiceActionIn16 or ScsiOp.MaintenanceIn;
 
     public static bool Known(byte opcode) => s_plain[opcode] is not null || HasServiceAction(opcode);
 

@@ -90,14 +90,16 @@ public sealed class InquiryTests
         var r16 = h.Run(Cdb.ReadCapacity16()).Data;
         Assert.Equal(4095L, BinaryPrimitives.ReadInt64BigEndian(r16));
         Assert.Equal(0xC0, r16[14] & 0xC0);
-        Assert.Equal(3, r16[13] & 0x0F); // 4 KiB granularity: 8 logical blocks per physical block
+        Assert.Equal(0, r16[13] & 0x0F); // 512-byte physical blocks by default
     }
 
     [Fact]
-    public void Physical_block_exponent_can_be_pinned()
+    public void Physical_block_exponent_can_follow_the_device_granularity()
     {
-        using var h = new ScsiHarness(options: new ScsiBlockDeviceOptions { PhysicalBlockExponent = 0 });
-        Assert.Equal(0, h.Run(Cdb.ReadCapacity16()).Data[13] & 0x0F);
+        using var h = new ScsiHarness(options: new ScsiBlockDeviceOptions { PhysicalBlockExponent = null });
+        Assert.Equal(3, h.Run(Cdb.ReadCapacity16()).Data[13] & 0x0F);
+        var bl = h.Run(Cdb.Inquiry(true, 0xB0)).Data;
+        Assert.Equal(8u, BinaryPrimitives.ReadUInt32BigEndian(bl.AsSpan(28))); // OPTIMAL UNMAP GRANULARITY
     }
 
     [Fact]

@@ -90,10 +90,21 @@ public sealed class ProvisioningTests
     }
 
     [Fact]
-    public void Write_same_refuses_zero_blocks_anchor_and_a_wrong_data_out_size()
+    public void Write_same_of_zero_blocks_runs_to_the_end_within_the_maximum_length()
+    {
+        using var h = new ScsiHarness(blocks: 1024, options: new ScsiBlockDeviceOptions { MaxWriteSameBlocks = 512 });
+        h.Run(Cdb.WriteSame10(0, 0), new byte[512]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        var block = ScsiHarness.Pattern(1, 3);
+        h.Run(Cdb.WriteSame10(1024 - 512, 0), block).AssertGood();
+        Assert.Equal(block, h.ReadBlocks(1023, 1));
+        h.Run(Cdb.WriteSame16(1000, 0, unmap: true), new byte[512]).AssertGood();
+        Assert.Equal(new byte[512], h.ReadBlocks(1023, 1));
+    }
+
+    [Fact]
+    public void Write_same_refuses_anchor_and_a_wrong_data_out_size()
     {
         using var h = new ScsiHarness();
-        h.Run(Cdb.WriteSame10(0, 0), new byte[512]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
         var anchor = Cdb.WriteSame16(0, 8, unmap: true);
         anchor[1] |= 0x10;
         h.Run(anchor, new byte[512]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);

@@ -54,6 +54,9 @@ public sealed class VerifyCompareTests
     {
         using var h = new ScsiHarness();
         h.Run(Cdb.CompareAndWrite(0, 1), new byte[512]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        h.Run(Cdb.CompareAndWrite(0, 1), new byte[2048]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        h.Run(Cdb.CompareAndWrite(0, 0), new byte[1024]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        h.Run(Cdb.CompareAndWrite(0, 0), []).AssertGood();
         h.Run(Cdb.CompareAndWrite(0, 200), new byte[512]).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
     }
 
@@ -102,7 +105,7 @@ public sealed class VerifyCompareTests
     [Fact]
     public void Write_atomic_writes_aligned_multiples_and_refuses_misaligned_ones()
     {
-        using var h = new ScsiHarness();
+        using var h = new ScsiHarness(options: new ScsiBlockDeviceOptions { PhysicalBlockExponent = null });
         var cdb = new byte[16];
         cdb[0] = 0x9C;
         BinaryPrimitives.WriteInt64BigEndian(cdb.AsSpan(2), 8);
