@@ -19,6 +19,14 @@ public sealed partial class SqliteStateStore
     private int _disposed;
     private bool _writerClosed; // under _commitGate
 
+    private long _commits, _changeSets;
+
+    /// <summary>Transactions committed so far (each is one fsync); with group commit, fewer than <see cref="ChangeSets"/>.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Callers' change sets applied so far.</summary>
+    public long ChangeSets => Interlocked.Read(ref _changeSets);
+
     /// <inheritdoc />
     public Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default)
     {
@@ -118,6 +126,8 @@ public sealed partial class SqliteStateStore
                 }
             }
             _writer.Commit();
+            Interlocked.Increment(ref _commits);
+            Interlocked.Add(ref _changeSets, group.Count);
         }
         catch (Exception ex)
         {
