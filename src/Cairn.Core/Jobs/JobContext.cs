@@ -133,6 +133,11 @@ public sealed class JobContext
 
     internal Task StartAsync(string message) => Write(r => r, null, ("info", message));
 
+    internal bool HasUnfinishedItems()
+    {
+        lock (_gate) return _items.Values.Any(i => i.State is ItemState.Pending or ItemState.Running);
+    }
+
     internal IReadOnlyList<JobItem> FailedItems()
     {
         lock (_gate) return _items.Values.Where(i => i.State == ItemState.Failed).OrderBy(i => i.Index).ToArray();

@@ -31,7 +31,12 @@ public sealed partial class JobEngine
                 if (_running.ContainsKey(job.Id)) continue;
             }
             string outcome;
-            if (!_handlers.ContainsKey(job.Type))
+            if (job.CancelRequested)
+            {
+                outcome = "cancelled (the cancel was requested before the restart)";
+                Notify(await FinishDirectAsync(job, JobState.Cancelled, outcome, cancellationToken));
+            }
+            else if (!_handlers.ContainsKey(job.Type))
             {
                 outcome = $"interrupted by restart; no handler registered for job type '{job.Type}'";
                 Notify(await FinishDirectAsync(job, JobState.Failed, outcome, cancellationToken));
@@ -203,14 +208,16 @@ public sealed partial class JobEngine
                 error = ex;
             }
 
-            var cancelled = error is OperationCanceledException && run.Cts.IsCancellationRequested;
             var failedItems = ctx.FailedItems();
-            if (cancelled && !run.CancelRequested)
+            var complete = error is null && failedItems.Count == 0 && !ctx.HasUnfinishedItems();
+            var stoppedByShutdown = run.Cts.IsCancellationRequested && !run.CancelRequested;
+            if (stoppedByShutdown && (error is OperationCanceledException || (error is null && !complete)))
             {
-                await ctx.InterruptAsync(); // shutdown: resume at the next start
+                await ctx.InterruptAsync(); // resume at the next start
+                Log.JobFinished(_logger, job.Id, job.Type, "interrupted by shutdown", null);
                 return;
             }
-            if (run.CancelRequested && (error is not null || failedItems.Count > 0))
+            if (run.CancelRequested && !complete)
             {
                 final = await ctx.FinishAsync(JobState.Cancelled, "cancelled");
             }

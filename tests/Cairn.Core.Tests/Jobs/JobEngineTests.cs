@@ -132,6 +132,24 @@ public sealed class JobEngineTests : JobTestBase
     }
 
     [Fact]
+    public async Task A_handler_that_returns_early_on_cancel_still_ends_cancelled_with_unfinished_items_skipped()
+    {
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var engine = await StartEngine(null, new TestHandler("polite", async (ctx, ct) =>
+        {
+            running.SetResult();
+            while (!ct.IsCancellationRequested) await Task.Delay(5, CancellationToken.None);
+            // returns without throwing and without finishing its items
+        }));
+        var submitted = await engine.SubmitAsync("polite", Request(), ["a", "b"], ct: Ct);
+        await running.Task.WaitAsync(Timeout, Ct);
+        await engine.CancelAsync(submitted.Id, Ct);
+        var job = await Finished(engine, submitted.Id);
+        Assert.Equal(JobState.Cancelled, job.State);
+        Assert.All(engine.Items(job.Id), i => Assert.Equal(ItemState.Skipped, i.State));
+    }
+
+    [Fact]
     public async Task Cancelling_a_pending_job_ends_it_at_once_without_running_it()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

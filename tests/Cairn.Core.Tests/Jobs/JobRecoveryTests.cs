@@ -126,6 +126,21 @@ public sealed class JobRecoveryTests : JobTestBase
     }
 
     [Fact]
+    public async Task A_running_job_whose_cancel_was_requested_before_the_crash_ends_cancelled_not_resumed()
+    {
+        var job = await Write(Left(JobState.Running, attempts: 1) with { CancelRequested = true });
+        var ran = 0;
+        var engine = await StartEngine(null, new TestHandler("t", (_, _) =>
+        {
+            Interlocked.Increment(ref ran);
+            return Task.CompletedTask;
+        }));
+        var done = await Finished(engine, job.Id);
+        Assert.Equal(JobState.Cancelled, done.State);
+        Assert.Equal(0, ran);
+    }
+
+    [Fact]
     public async Task A_pending_job_left_by_a_previous_process_starts()
     {
         var job = await Write(Left(JobState.Pending, attempts: 0) with { Steps = [] });
