@@ -117,7 +117,7 @@ public sealed partial class SqliteStateStore : IStateStore
 
     /// <inheritdoc />
     public IReadOnlyList<JobItem> ListJobItems(Guid jobId) =>
-        _reads.Query($"SELECT {ItemColumns} FROM job_items WHERE job_id = @p0 ORDER BY idx", ReadItem, Sql.Id(jobId));
+        _reads.Query($"SELECT {ItemColumns} FROM job_items WHERE job_id = @p0 ORDER BY idx", r => ReadItem(r, jobId), Sql.Id(jobId));
 
     /// <inheritdoc />
     public IReadOnlyList<JobLogEntry> ListJobLogs(Guid jobId, long afterSeq = 0, int limit = 1000) =>
@@ -168,7 +168,7 @@ public sealed partial class SqliteStateStore : IStateStore
         r.GetInt64(13) != 0,
         Sql.De<List<string>>(r, 14));
 
-    private static JobItem ReadItem(SqliteDataReader r) => new(
-        Guid.Parse(r.GetString(0)), r.GetInt32(1), r.GetString(2), Enum.Parse<ItemState>(r.GetString(3)),
+    private static JobItem ReadItem(SqliteDataReader r, Guid jobId) => new(
+        jobId, r.GetInt32(1), r.GetString(2), Enum.Parse<ItemState>(r.GetString(3)),
         Sql.ReadStringOrNull(r, 4), Sql.ReadTimeOrNull(r, 5), Sql.ReadTimeOrNull(r, 6), Sql.ReadObject(r, 7));
 }
