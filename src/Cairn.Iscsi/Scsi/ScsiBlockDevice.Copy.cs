@@ -29,7 +29,7 @@ public sealed partial class ScsiBlockDevice
         byte listId = p[0];
         int listIdUsage = (p[1] >> 3) & 0x03;
         if ((p[1] & 0x20) != 0) return InvalidParameter(1, 5); // STR: no stream devices
-        if (listIdUsage == 2) return InvalidParameter(1, 4);
+        if (listIdUsage == 1) return InvalidParameter(1, 3); // 01b is reserved
         int tgtLen = Be16(p, 2);
         uint segLen = Be32(p, 8);
         uint inlineLen = Be32(p, 12);
@@ -85,8 +85,8 @@ public sealed partial class ScsiBlockDevice
 
         ScsiResult Finish(ScsiResult r, byte status)
         {
-            // LIST ID USAGE 00b/01b: hold the results for RECEIVE COPY RESULTS; 11b: discard them.
-            if (listIdUsage != 3) _copyResults[(nexus, listId)] = (status, done, copied);
+            // LIST ID USAGE 00b: hold the results for RECEIVE COPY RESULTS; 10b/11b: nothing to hold.
+            if (listIdUsage == 0) _copyResults[(nexus, listId)] = (status, done, copied);
             return r;
         }
     }

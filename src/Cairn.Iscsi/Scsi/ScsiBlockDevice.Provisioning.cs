@@ -6,8 +6,8 @@ namespace Cairn.Iscsi.Scsi;
 public sealed partial class ScsiBlockDevice
 {
     // SBC-3 §5.42/5.43 WRITE SAME (10/16). 0 blocks means up to the last LBA (WSNZ 0), within MAXIMUM WRITE SAME
-    // LENGTH; ANCHOR is refused (ANC_SUP 0).
-    // A zero pattern with UNMAP (or NDOB with UNMAP) deallocates (LBPRZ: unmapped blocks read as zeros).
+    // LENGTH; ANCHOR is refused (ANC_SUP 0). With UNMAP the range is deallocated whatever the pattern (SBC-3
+    // §4.7.3.4; LBPRZ: it then reads as zeros); without it a zero pattern still writes zeros without unmapping.
     private ScsiResult WriteSame(long lba, long blocks, byte flags, bool ndob, ReadOnlySpan<byte> dataOut, uint edtl, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
@@ -21,7 +21,7 @@ public sealed partial class ScsiBlockDevice
         if (WriteProtected) return WriteProtectedResult();
 
         ReadOnlySpan<byte> pattern = ndob ? default : dataOut[..BlockSize];
-        bool zeros = ndob || !pattern.ContainsAnyExcept((byte)0);
+        bool zeros = ndob || unmap || !pattern.ContainsAnyExcept((byte)0);
         long offset = lba << BlockShift, length = blocks << BlockShift;
         EnterWrite();
         try

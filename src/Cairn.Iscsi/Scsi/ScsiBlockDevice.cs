@@ -369,11 +369,12 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
     public void Reset(in ScsiNexus nexus, bool targetReset)
     {
         // SPC-4 §5.13.7 / SAM-5 §6.3: a LOGICAL UNIT RESET or target reset releases SPC-2 reservations and PREVENT
-        // state but keeps persistent reservations; every nexus sees a reset unit attention.
+        // state but keeps persistent reservations; SAM-5 §5.14: every I_T nexus gets a reset unit attention
+        // (libiscsi's MultipathIO.Reset checks each path).
         ClearLegacyReservation();
         foreach (var (_, s) in _nexuses) s.Prevent = false;
-        UnitAttentionAll(targetReset ? Asc.TargetResetOccurred : Asc.BusResetOccurred);
-        if (targetReset) UnitAttentionAll(Asc.PowerOnResetOccurred);
+        _ = Nexus(nexus);
+        UnitAttentionAll(targetReset ? Asc.BusResetOccurred : Asc.LogicalUnitResetOccurred);
     }
 
     /// <inheritdoc />
@@ -382,6 +383,8 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         // SPC-4 §5.13.2: I_T nexus loss releases an SPC-2 reservation held through it; PREVENT ends with it.
         ReleaseLegacyIfHolder(nexus);
         _nexuses.TryRemove(nexus, out _);
+        foreach (var key in _copyResults.Keys)
+            if (key.Nexus.Equals(nexus)) _copyResults.TryRemove(key, out _);
     }
 
     /// <inheritdoc />

@@ -33,7 +33,8 @@ public readonly record struct Asc(byte Code, byte Qualifier)
     public static readonly Asc PowerOnResetOccurred = new(0x29, 0x00);
     public static readonly Asc PowerOnOccurred = new(0x29, 0x01);
     public static readonly Asc BusResetOccurred = new(0x29, 0x02);
-    public static readonly Asc TargetResetOccurred = new(0x29, 0x03);
+    /// <summary>29/03 BUS DEVICE RESET FUNCTION OCCURRED (logical unit reset).</summary>
+    public static readonly Asc LogicalUnitResetOccurred = new(0x29, 0x03);
     public static readonly Asc ItNexusLoss = new(0x29, 0x07);
     public static readonly Asc ModeParametersChanged = new(0x2A, 0x01);
     public static readonly Asc ReservationsPreempted = new(0x2A, 0x03);

@@ -80,6 +80,18 @@ public sealed class ProvisioningTests
     }
 
     [Fact]
+    public void Write_same_with_unmap_deallocates_even_with_a_nonzero_pattern()
+    {
+        using var h = new ScsiHarness();
+        h.WriteBlocks(0, ScsiHarness.Pattern(16, 1));
+        var ones = new byte[512];
+        ones.AsSpan().Fill(0xFF);
+        h.Run(Cdb.WriteSame10(0, 16, unmap: true), ones).AssertGood();
+        Assert.Equal(0, h.Device.AllocatedBytes);
+        Assert.Equal(new byte[16 * 512], h.ReadBlocks(0, 16));
+    }
+
+    [Fact]
     public void Write_same_repeats_the_block_over_the_range()
     {
         using var h = new ScsiHarness();

@@ -44,8 +44,8 @@ public sealed class UnitAttentionTests
     {
         using var h = new ScsiHarness();
         h.Unit.Reset(ScsiHarness.A, targetReset: false);
-        Assert.Equal(0x29, h.Run(Cdb.TestUnitReady()).Asc.Code);
-        Assert.Equal(0x29, h.Run(Cdb.TestUnitReady(), nexus: ScsiHarness.B).Asc.Code);
+        h.Run(Cdb.TestUnitReady()).AssertCheck(SenseKey.UnitAttention, new Asc(0x29, 0x03));
+        h.Run(Cdb.TestUnitReady(), nexus: ScsiHarness.B).AssertCheck(SenseKey.UnitAttention, new Asc(0x29, 0x03));
         h.Run(Cdb.TestUnitReady()).AssertGood();
     }
 
