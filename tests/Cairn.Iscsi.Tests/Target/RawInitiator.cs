@@ -14,6 +14,9 @@ internal sealed class RawInitiator : IAsyncDisposable
     public uint ExpStatSn;
     public uint Itt = 1;
 
+    /// <summary>Header and data digests (CRC32C) on both directions, once login has finished.</summary>
+    public bool Digests;
+
     private RawInitiator(TcpClient tcp)
     {
         _tcp = tcp;
@@ -43,7 +46,13 @@ internal sealed class RawInitiator : IAsyncDisposable
     }
 
     public Task SendAsync(IscsiOpcode op, byte flags, ReadOnlySpan<byte> data, Action<byte[]>? fill = null, bool immediate = false)
-        => SendRawAsync(Build(op, flags, data, fill, immediate));
+    {
+        var pdu = Build(op, flags, data, fill, immediate);
+        if (!Digests) return SendRawAsync(pdu);
+        var w = new System.Buffers.ArrayBufferWriter<byte>();
+        PduWriter.Frame(w, pdu.AsSpan(0, 48), data, true, true);
+        return SendRawAsync(w.WrittenMemory);
+    }
 
     /// <summary>Reads one PDU; null when the target closed the connection.</summary>
     public async Task<(byte[] Bhs, byte[] Data)?> ReadAsync(int timeoutMs = 5000)
@@ -54,8 +63,19 @@ internal sealed class RawInitiator : IAsyncDisposable
         if (!await FillAsync(bhs, cts.Token)) return null;
         int ahs = bhs[4] * 4, dsl = (bhs[5] << 16) | (bhs[6] << 8) | bhs[7];
         if (ahs > 0 && !await FillAsync(new byte[ahs], cts.Token)) return null;
-        var data = new byte[(dsl + 3) & ~3];
+        if (Digests)
+        {
+            var hd = new byte[4];
+            if (!await FillAsync(hd, cts.Token)) return null;
+            Assert.Equal(Crc32C.Compute(bhs), BinaryPrimitives.ReadUInt32LittleEndian(hd));
+        }
+        var data = new byte[((dsl + 3) & ~3) + (Digests && dsl > 0 ? 4 : 0)];
         if (data.Length > 0 && !await FillAsync(data, cts.Token)) return null;
+        if (Digests && dsl > 0)
+        {
+            int padded = (dsl + 3) & ~3;
+            Assert.Equal(Crc32C.Compute(data.AsSpan(0, padded)), BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(padded)));
+        }
         var op = (IscsiOpcode)(bhs[0] & 0x3F);
         if (op is IscsiOpcode.ScsiResponse or IscsiOpcode.NopIn or IscsiOpcode.LoginResponse or IscsiOpcode.TextResponse
             or IscsiOpcode.TaskManagementResponse or IscsiOpcode.LogoutResponse || (op == IscsiOpcode.DataIn && (bhs[1] & 1) != 0))

@@ -49,6 +49,28 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task Digests_protect_every_pdu_after_login_and_a_bad_header_digest_drops_the_connection()
+    {
+        await using var host = await TargetHost.StartAsync();
+        await using var i = await RawInitiator.ConnectAsync(host.Port);
+        var (cls, _, keys) = await i.LoginAsync(TargetHost.Initiator1, TargetHost.TargetIqn, "HeaderDigest=CRC32C,None", "DataDigest=CRC32C");
+        Assert.Equal(0, cls);
+        Assert.Equal("CRC32C", keys["HeaderDigest"]);
+        Assert.Equal("CRC32C", keys["DataDigest"]);
+        i.Digests = true;
+        var payload = Enumerable.Range(0, 1536).Select(x => (byte)(x * 13)).ToArray();
+        uint itt = await i.CommandAsync(RawInitiator.Write10(20, 3), 1536, false, true, payload);
+        Assert.Equal(0, (await i.ResponseAsync(itt)).Status);
+        itt = await i.CommandAsync(RawInitiator.Read10(20, 3), 1536, true, false);
+        Assert.Equal(payload, (await i.ResponseAsync(itt)).Data);
+
+        i.Digests = false; // header digest now missing/wrong
+        await i.CommandAsync(RawInitiator.Read10(0, 1), 512, true, false);
+        await i.SendRawAsync(new byte[4]);
+        Assert.True(await i.ClosedAsync());
+    }
+
+    [Fact]
     public async Task Immediate_and_unsolicited_data_complete_a_write_without_r2t()
     {
         await using var host = await TargetHost.StartAsync();

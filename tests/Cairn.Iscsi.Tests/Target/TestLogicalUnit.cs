@@ -16,6 +16,9 @@ internal sealed class TestLogicalUnit(int blocks = 2048, int lun = 0) : IScsiLog
 
     public byte[] Data => _data;
 
+    /// <summary>Called at every command, on the connection's thread (tests peek at session state from here).</summary>
+    public Action? OnExecute { get; set; }
+
     public long DataOutLength(ReadOnlySpan<byte> cdb) => cdb[0] switch
     {
         0x2A => (long)BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]) * BlockSize,
@@ -25,6 +28,7 @@ internal sealed class TestLogicalUnit(int blocks = 2048, int lun = 0) : IScsiLog
 
     public ScsiResult Execute(ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut, Span<byte> dataIn, in ScsiCommandInfo info)
     {
+        OnExecute?.Invoke();
         switch (cdb[0])
         {
             case 0x00: return ScsiResult.Good(0, 0);
