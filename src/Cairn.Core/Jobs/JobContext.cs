@@ -17,6 +17,7 @@ public sealed class JobContext
     private readonly Dictionary<int, JobItem> _dirtyItems = [];
     private readonly List<(string Level, string Message)> _dirtyLogs = [];
     private bool _recordDirty;
+    private bool _flushScheduled;
 
     internal JobContext(IStateStore store, JobRecord record, IReadOnlyList<JobItem> items, bool isResume, CancellationToken ct)
     {
@@ -77,10 +78,7 @@ public sealed class JobContext
     {
         ArgumentNullException.ThrowIfNull(items);
         var batch = items.ToArray();
-        foreach (var item in batch)
-        {
-            if (item.JobId != _record.Id) throw new ArgumentException($"item {item.Index} belongs to job {item.JobId}, not {_record.Id}", nameof(items));
-        }
+        CheckOwned(batch);
         Func<JobRecord, JobRecord>? change = updateData is null && progress is null
             ? null
             : r => r with
@@ -90,6 +88,53 @@ public sealed class JobContext
             };
         return Write(change, batch);
     }
+
+    /// <summary>
+    /// Records item results without waiting for them to be durable: the change is written by the next flush, which
+    /// this schedules at once, and one commit carries every change posted meanwhile. Item workers that run
+    /// concurrently can post each result as it happens and pay no commit each. <see cref="FlushAsync"/>, any awaited
+    /// update and the job's end make everything posted before them durable.
+    /// </summary>
+    public void PostItems(IEnumerable<JobItem> items, Action<JsonObject>? updateData = null, double? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var batch = items.ToArray();
+        CheckOwned(batch);
+        lock (_gate)
+        {
+            if (updateData is not null || progress is not null)
+            {
+                _record = _record with
+                {
+                    Data = updateData is null ? _record.Data : Apply(_record.Data, updateData),
+                    Progress = progress is { } p ? Math.Clamp(p, 0, 1) : _record.Progress,
+                };
+                _exposed = Clone(_record);
+                _recordDirty = true;
+            }
+            foreach (var i in batch)
+            {
+                _items[i.Index] = i;
+                _dirtyItems[i.Index] = i;
+            }
+            if (_flushScheduled) return;
+            _flushScheduled = true;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Write(null);
+            }
+            catch (Exception)
+            {
+                // Write marked everything dirty again; the next awaited write or the job's end retries and reports it.
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Completes when every change made so far (including <see cref="PostItems"/>) is durable.</summary>
+    public Task FlushAsync() => Write(null);
 
     /// <summary>Appends a line to the job's log.</summary>
     public Task LogAsync(string level, string message) => Write(null, null, (level, message));
@@ -206,6 +251,7 @@ public sealed class JobContext
             lock (_gate)
             {
                 _recordDirty = true;
+                _flushScheduled = false;
                 foreach (var i in _items.Values) _dirtyItems[i.Index] = i;
             }
             throw;
@@ -223,12 +269,21 @@ public sealed class JobContext
             items = _dirtyItems.Count == 0 ? [] : [.. _dirtyItems.Values];
             logs = _dirtyLogs.Count == 0 ? [] : [.. _dirtyLogs];
             _recordDirty = false;
+            _flushScheduled = false; // changes from now on need another flush
             _dirtyItems.Clear();
             _dirtyLogs.Clear();
         }
         if (record is not null) w.Put(record);
         foreach (var i in items) w.Put(i);
         foreach (var (level, message) in logs) w.AppendLog(_record.Id, level, message);
+    }
+
+    private void CheckOwned(JobItem[] items)
+    {
+        foreach (var item in items)
+        {
+            if (item.JobId != _record.Id) throw new ArgumentException($"item {item.Index} belongs to job {item.JobId}, not {_record.Id}", nameof(items));
+        }
     }
 
     private static JsonObject Apply(JsonObject? data, Action<JsonObject> update)

@@ -296,6 +296,31 @@ public sealed class JobEngineTests : JobTestBase
         Assert.All(engine.Items(job.Id), i => Assert.Equal(ItemState.Done, i.State));
     }
 
+    [Fact]
+    public async Task Posted_item_results_from_concurrent_workers_are_all_durable_after_FlushAsync_in_few_commits()
+    {
+        const int Items = 300;
+        var store = (Cairn.Store.SqliteStateStore)Store;
+        long commitsDuring = 0;
+        var engine = await StartEngine(null, new TestHandler("t", async (ctx, ct) =>
+        {
+            var c0 = store.Commits;
+            await Parallel.ForEachAsync(ctx.Items, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (item, _) =>
+            {
+                await Task.Yield();
+                ctx.PostItems([item with { State = ItemState.Done }], d => d["n"] = ((int?)d["n"] ?? 0) + 1);
+            });
+            await ctx.FlushAsync();
+            commitsDuring = store.Commits - c0;
+            var durable = Store.ListJobItems(ctx.Job.Id);
+            Assert.All(durable, i => Assert.Equal(ItemState.Done, i.State));
+            Assert.Equal(Items, (int)Store.GetJob(ctx.Job.Id)!.Data!["n"]!);
+        }));
+        var job = await Finished(engine, (await engine.SubmitAsync("t", Request(), Enumerable.Range(0, Items).Select(i => "k" + i).ToArray(), ct: Ct)).Id);
+        Assert.Equal(JobState.Succeeded, job.State);
+        Assert.InRange(commitsDuring, 1, Items / 2);
+    }
+
     private static void AssertSameJob(JobRecord expected, JobRecord actual) =>
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(expected), System.Text.Json.JsonSerializer.Serialize(actual));
 
