@@ -31,6 +31,12 @@ public static class LunCloneApi
     public static IEndpointRouteBuilder MapLunCloneApi(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup(Prefix).WithTags("lun");
+        var status = app.ServiceProvider.GetRequiredService<LunStatus>();
+        app.ServiceProvider.GetRequiredService<JobEngine>().JobFinished += job =>
+        {
+            try { status.Finished(job); }
+            catch (Exception) { status.Changed(job.Id); } // the store is closing: the next read loads it
+        };
 
         // 201 as the original answered (its clients may check for it), though the job has only been accepted.
         g.MapPost("/clone", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>

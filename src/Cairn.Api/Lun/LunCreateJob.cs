@@ -14,7 +14,7 @@ namespace Cairn.Api.Lun;
 /// after a crash redoes nothing: clones and targets that exist as asked count as done. A clone this job made whose
 /// target then fails is removed again, so no item is left half-made.
 /// </summary>
-public sealed class LunCreateJob(VolumeService volumes, TargetService targets) : IJobHandler
+public sealed class LunCreateJob(VolumeService volumes, TargetService targets, LunStatus status) : IJobHandler
 {
     public string Type => LunJobs.CreateType;
 
@@ -22,39 +22,39 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets) :
     {
         var req = LunRequest.CreateFromJob(ctx.Job.Request);
         await Record(ctx, [], d => { d["job_type"] = "create"; d["udevd_time"] = 0.0; });
-        await ctx.SetPhaseAsync("start_job");
+        await LunJobs.Phase(ctx, status, "start_job");
 
-        await ctx.SetPhaseAsync("start_creating_clones");
+        await LunJobs.Phase(ctx, status, "start_creating_clones");
         var t0 = Stopwatch.GetTimestamp();
         var todo = ctx.Items.Where(i => !LunJobs.Finished(i) && LunJobs.Stage(i) != LunJobs.Cloned).ToList();
-        foreach (var chunk in todo.Chunk(LunJobs.Chunk))
+        foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
             await CloneChunk(ctx, req, chunk, ct);
         }
         var cloneSecs = LunJobs.Seconds(t0);
         await Record(ctx, [], d => LunJobs.AddTime(d, "clone_time", cloneSecs));
-        await ctx.SetPhaseAsync("done_creating_clones");
+        await LunJobs.Phase(ctx, status, "done_creating_clones");
 
         // The original waited for udev to settle system-wide. The embedded engine's volumes are served in-process:
         // there is no block device to wait for, so this phase is recorded (clients poll for it) and takes no time.
-        await ctx.SetPhaseAsync("start_waiting_udevd");
-        await ctx.SetPhaseAsync("done_waiting_udevd");
+        await LunJobs.Phase(ctx, status, "start_waiting_udevd");
+        await LunJobs.Phase(ctx, status, "done_waiting_udevd");
 
-        await ctx.SetPhaseAsync("start_creating_targets");
+        await LunJobs.Phase(ctx, status, "start_creating_targets");
         t0 = Stopwatch.GetTimestamp();
         todo = ctx.Items.Where(i => !LunJobs.Finished(i) && LunJobs.Stage(i) == LunJobs.Cloned).ToList();
-        foreach (var chunk in todo.Chunk(LunJobs.Chunk))
+        foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
             await TargetChunk(ctx, req, chunk, ct);
         }
         var targetSecs = LunJobs.Seconds(t0);
         await Record(ctx, [], d => LunJobs.AddTime(d, "target_time", targetSecs));
-        await ctx.SetPhaseAsync("done_creating_targets");
+        await LunJobs.Phase(ctx, status, "done_creating_targets");
 
         // With failed items the job engine ends the job Failed with a summary naming them; "complete" means all done.
-        if (ctx.Items.All(i => i.State == ItemState.Done)) await ctx.SetPhaseAsync("complete");
+        if (ctx.Items.All(i => i.State == ItemState.Done)) await LunJobs.Phase(ctx, status, "complete");
     }
 
     private async Task CloneChunk(JobContext ctx, List<LunCreateItem> req, JobItem[] chunk, CancellationToken ct)
@@ -166,6 +166,6 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets) :
         await Record(ctx, after);
     }
 
-    private static Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<System.Text.Json.Nodes.JsonObject>? more = null) =>
-        LunJobs.Record(ctx, batch, create: true, more);
+    private Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<System.Text.Json.Nodes.JsonObject>? more = null) =>
+        LunJobs.Record(ctx, status, batch, create: true, more);
 }

@@ -13,7 +13,7 @@ namespace Cairn.Api.Lun;
 /// clone whose target is already gone can still be deleted. An item marks each step before it runs it, so after a
 /// crash a step found done counts as done rather than as "missing".
 /// </summary>
-public sealed class LunDeleteJob(VolumeService volumes, TargetService targets) : IJobHandler
+public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, LunStatus status) : IJobHandler
 {
     public string Type => LunJobs.DeleteType;
 
@@ -21,33 +21,33 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets) :
     {
         var req = LunRequest.DeleteFromJob(ctx.Job.Request);
         await Record(ctx, [], d => { d["job_type"] = "delete"; d["udevd_time"] = 0.0; });
-        await ctx.SetPhaseAsync("start_job");
+        await LunJobs.Phase(ctx, status, "start_job");
 
-        await ctx.SetPhaseAsync("start_deleting_targets");
+        await LunJobs.Phase(ctx, status, "start_deleting_targets");
         var t0 = Stopwatch.GetTimestamp();
         var todo = ctx.Items.Where(i => !LunJobs.Finished(i) && LunJobs.Stage(i) is null or LunJobs.DeletingTarget).ToList();
-        foreach (var chunk in todo.Chunk(LunJobs.Chunk))
+        foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
             await TargetChunk(ctx, req, chunk, ct);
         }
         var secs = LunJobs.Seconds(t0);
         await Record(ctx, [], d => LunJobs.AddTime(d, "target_time", secs));
-        await ctx.SetPhaseAsync("done_deleting_targets");
+        await LunJobs.Phase(ctx, status, "done_deleting_targets");
 
-        await ctx.SetPhaseAsync("start_deleting_clones");
+        await LunJobs.Phase(ctx, status, "start_deleting_clones");
         t0 = Stopwatch.GetTimestamp();
         todo = ctx.Items.Where(i => !LunJobs.Finished(i) && LunJobs.Stage(i) is LunJobs.TargetDeleted or LunJobs.DeletingClone).ToList();
-        foreach (var chunk in todo.Chunk(LunJobs.Chunk))
+        foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
             await CloneChunk(ctx, req, chunk, ct);
         }
         secs = LunJobs.Seconds(t0);
         await Record(ctx, [], d => LunJobs.AddTime(d, "clone_time", secs));
-        await ctx.SetPhaseAsync("done_deleting_clones");
+        await LunJobs.Phase(ctx, status, "done_deleting_clones");
 
-        if (ctx.Items.All(i => i.State == ItemState.Done)) await ctx.SetPhaseAsync("complete");
+        if (ctx.Items.All(i => i.State == ItemState.Done)) await LunJobs.Phase(ctx, status, "complete");
     }
 
     private async Task TargetChunk(JobContext ctx, List<LunDeleteItem> req, JobItem[] chunk, CancellationToken ct)
@@ -175,6 +175,6 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets) :
         await Record(ctx, after);
     }
 
-    private static Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null) =>
-        LunJobs.Record(ctx, batch, create: false, more);
+    private Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null) =>
+        LunJobs.Record(ctx, status, batch, create: false, more);
 }

@@ -75,16 +75,35 @@ internal static class LunJobs
     /// Records a batch of item results together with the counters they change, in one store write (the counters are
     /// recomputed from the items, so they always agree with them).
     /// </summary>
-    public static Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, bool create, Action<JsonObject>? more = null)
+    public static async Task Record(JobContext ctx, LunStatus status, IReadOnlyList<JobItem> batch, bool create, Action<JsonObject>? more = null)
     {
         var all = ctx.Items.ToDictionary(i => i.Index);
         foreach (var b in batch) all[b.Index] = b;
         var counters = new JsonObject();
         Count(counters, [.. all.Values], create);
-        return ctx.UpdateItemsAsync(batch, d =>
+        var data = ctx.Job.Data;
+        if (more is null && data is not null && counters.All(c => JsonNode.DeepEquals(c.Value, data[c.Key])))
+        {
+            // Only item marks (stages before a step): no need to rewrite the job record.
+            await ctx.UpdateItemsAsync(batch);
+            return;
+        }
+        await ctx.UpdateItemsAsync(batch, d =>
         {
             more?.Invoke(d);
             foreach (var (k, v) in counters) d[k] = v?.DeepClone();
         }, progress: (double)counters["percent_completed"]!);
+        status.Changed(ctx.Job.Id);
     }
+
+    /// <summary>Records the job's status word (the original's phase names) and tells the status cache.</summary>
+    public static async Task Phase(JobContext ctx, LunStatus status, string phase)
+    {
+        await ctx.SetPhaseAsync(phase);
+        status.Changed(ctx.Job.Id);
+    }
+
+    /// <summary>Items per engine/store commit: 250, more for big jobs so a job takes a bounded number of commits
+    /// (each commit also rewrites the job record, whose request grows with the job).</summary>
+    public static int ChunkFor(int items) => Math.Clamp(items / 4, Chunk, 2500);
 }

@@ -7,28 +7,100 @@ using Cairn.Core.State;
 namespace Cairn.Api.Lun;
 
 /// <summary>
-/// Renders <c>clone_status</c> answers from the job record and its items (two indexed store reads, no scan), and
-/// keeps the rendered answers of finished jobs, which never change, so polling a finished job costs a lookup.
+/// Renders <c>clone_status</c> answers from the job record and its items (two indexed store reads, no scan) and keeps
+/// the last answer per job. Reads are served from that copy: the LUN job handlers report every change they record
+/// (<see cref="Changed"/>), and a changed job is re-rendered once in the background while readers keep getting the
+/// previous answer (at most one render behind), so a poll costs a dictionary lookup however many items the job has.
+/// Finished jobs are rendered once, synchronously, when they finish (<see cref="Finished"/>), and never change again.
 /// </summary>
-public sealed class LunStatus(JobEngine jobs)
+public sealed class LunStatus(IStateStore store)
 {
     private const int MaxCached = 4096;
-    private readonly ConcurrentDictionary<Guid, string> _finished = new();
+    private readonly ConcurrentDictionary<Guid, Entry> _cache = new();
+
+    private sealed class Entry(string body, bool final)
+    {
+        public volatile string Body = body;
+        public volatile bool Final = final;
+        public volatile bool Dirty;
+        public int Refreshing;
+    }
 
     /// <summary>The status body, or null for an unknown id (or a job that is not a LUN job).</summary>
     public string? Render(string jobId)
     {
         if (!Guid.TryParse(jobId, out var id)) return null;
-        if (_finished.TryGetValue(id, out var cached)) return cached;
-        var job = jobs.Get(id);
-        if (job is null || job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return null;
-        var body = Render(job, jobs.Items(id)).ToJsonString();
-        if (job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
+        if (_cache.TryGetValue(id, out var e))
         {
-            if (_finished.Count >= MaxCached) _finished.Clear();
-            _finished[id] = body;
+            if (e.Dirty && !e.Final) Refresh(id, e);
+            return e.Body;
         }
-        return body;
+        return Load(id);
+    }
+
+    /// <summary>A LUN job recorded a change: the next reads trigger one re-render.</summary>
+    public void Changed(Guid id)
+    {
+        if (_cache.TryGetValue(id, out var e)) e.Dirty = true;
+    }
+
+    /// <summary>A job finished (any type): its final answer is rendered now and kept.</summary>
+    public void Finished(JobRecord job)
+    {
+        if (job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return;
+        Put(job.Id, new Entry(Render(job, store.ListJobItems(job.Id)).ToJsonString(), final: true));
+    }
+
+    private string? Load(Guid id)
+    {
+        var job = store.GetJob(id);
+        if (job is null || job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return null;
+        var body = Render(job, store.ListJobItems(id)).ToJsonString();
+        var final = job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
+        // A newer answer may have been stored meanwhile (by Finished): keep it.
+        var e = _cache.GetOrAdd(id, _ => new Entry(body, final));
+        if (_cache.Count > MaxCached) Trim();
+        return e.Body;
+    }
+
+    private void Refresh(Guid id, Entry e)
+    {
+        if (Interlocked.Exchange(ref e.Refreshing, 1) == 1) return;
+        ThreadPool.QueueUserWorkItem(__ =>
+        {
+            try
+            {
+                e.Dirty = false; // changes recorded from here on mark it again
+                var job = store.GetJob(id);
+                if (job is null) { _cache.TryRemove(id, out _); return; }
+                var body = Render(job, store.ListJobItems(id)).ToJsonString();
+                if (!e.Final) e.Body = body;
+            }
+            catch (Exception) when (!e.Final)
+            {
+                e.Dirty = true; // the store was busy or closing: try again on the next read
+            }
+            finally
+            {
+                Volatile.Write(ref e.Refreshing, 0);
+            }
+        });
+    }
+
+    private void Put(Guid id, Entry e)
+    {
+        _cache[id] = e;
+        if (_cache.Count > MaxCached) Trim();
+    }
+
+    private void Trim()
+    {
+        // Finished jobs first; running ones are simply re-read on their next poll.
+        foreach (var (k, v) in _cache)
+        {
+            if (_cache.Count <= MaxCached / 2) break;
+            if (v.Final) _cache.TryRemove(k, out _);
+        }
     }
 
     /// <summary>The status value the original's clients poll for.</summary>

@@ -109,9 +109,14 @@ public sealed class LunHost : IAsyncDisposable
         Assert.True(code == HttpStatusCode.Created, $"{code}: {body?.ToJsonString()}");
         var id = (string)body!["job_id"]!;
         await Jobs.WaitAsync(Guid.Parse(id)).WaitAsync(TimeSpan.FromSeconds(60));
-        var (sc, status) = await SendAsync(HttpMethod.Get, "/clone_status/" + id);
-        Assert.Equal(HttpStatusCode.OK, sc);
-        return status!;
+        // The status answer is re-rendered when the job finishes, a moment after waiters are released: poll for it.
+        for (int i = 0; ; i++)
+        {
+            var (sc, status) = await SendAsync(HttpMethod.Get, "/clone_status/" + id);
+            Assert.Equal(HttpStatusCode.OK, sc);
+            if ((string?)status!["status"] is "complete" or "failed" || i == 200) return status;
+            await Task.Delay(10);
+        }
     }
 
     public static string Wwn(int i) => $"iqn.2014-11.nmc-probe.org:testbed.node{i:D4}";
