@@ -68,7 +68,6 @@ public sealed partial class ScsiBlockDevice
         if (dataLength + 2 > p.Length || descLength + 8 > p.Length) return ParameterListLengthError();
         int count = descLength / 16;
         if (count > _options.MaxUnmapDescriptors) return InvalidParameter(2);
-        long cap = Blocks;
         for (int i = 0; i < count; i++)
         {
             var d = p.Slice(8 + i * 16, 16);
@@ -77,7 +76,6 @@ public sealed partial class ScsiBlockDevice
             if (OutOfRange(lba, n)) return LbaOutOfRange();
             if (n > _options.MaxUnmapBlocks) return InvalidParameter(8 + i * 16 + 8);
         }
-        _ = cap;
         EnterWrite();
         try
         {
@@ -156,10 +154,8 @@ public sealed partial class ScsiBlockDevice
 
     // SBC-3 §5.25 SANITIZE: BLOCK ERASE deallocates every block (thin: reads return zeros afterwards);
     // EXIT FAILURE MODE is accepted (a block erase cannot leave the unit in failure mode).
-    private ScsiResult Sanitize(ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut, in ScsiNexus nexus)
+    private ScsiResult Sanitize(ReadOnlySpan<byte> cdb)
     {
-        _ = dataOut;
-        _ = nexus;
         int sa = cdb[1] & 0x1F;
         if (Be16(cdb, 7) != 0) return InvalidField(7);
         if (sa == 0x1F) return ScsiResult.Good(0, 0);

@@ -98,7 +98,7 @@ public sealed partial class ScsiBlockDevice
             finally { ExitWrite(); }
             if (bytchk == 1)
             {
-                long at = CompareMedium(lba, dataOut[..have], oneBlock: false);
+                long at = CompareMedium(lba, dataOut[..have]);
                 if (at >= 0) return Check(SenseKey.Miscompare, Asc.MiscompareDuringVerify, information: at);
             }
         }
@@ -121,7 +121,7 @@ public sealed partial class ScsiBlockDevice
             {
                 long at = bytchk == 3
                     ? CompareMediumRepeated(lba, blocks, dataOut[..BlockSize])
-                    : CompareMedium(lba, dataOut[..have], oneBlock: false);
+                    : CompareMedium(lba, dataOut[..have]);
                 if (at >= 0) return Check(SenseKey.Miscompare, Asc.MiscompareDuringVerify, information: at);
             }
         }
@@ -129,9 +129,8 @@ public sealed partial class ScsiBlockDevice
     }
 
     /// <summary>Byte offset of the first difference between the medium at <paramref name="lba"/> and <paramref name="expected"/>, or -1.</summary>
-    private long CompareMedium(long lba, ReadOnlySpan<byte> expected, bool oneBlock)
+    private long CompareMedium(long lba, ReadOnlySpan<byte> expected)
     {
-        _ = oneBlock;
         const int Chunk = 64 * 1024;
         var buf = ArrayPool<byte>.Shared.Rent(Math.Min(Chunk, expected.Length));
         try

@@ -314,7 +314,7 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
             case ScsiOp.Unmap:
                 return Unmap(cdb, dataOut);
             case ScsiOp.Sanitize:
-                return Sanitize(cdb, dataOut, info.Nexus);
+                return Sanitize(cdb);
 
             case ScsiOp.ServiceActionIn16:
                 return (cdb[1] & 0x1F) == ScsiOp.SaReadCapacity16 ? ReadCapacity16(cdb, dataIn) : GetLbaStatus(cdb, dataIn);
