@@ -188,8 +188,9 @@ public sealed partial class ScsiBlockDevice
     }
 
     // SPC-4 §6.33 REPORT LUNS
-    private ScsiResult ReportLuns(ReadOnlySpan<byte> cdb, Span<byte> dataIn)
+    private ScsiResult ReportLuns(ReadOnlySpan<byte> cdb, Span<byte> dataIn, NexusState nx)
     {
+        nx.Clear(Asc.ReportedLunsDataChanged);
         byte select = cdb[2];
         if (select > 2) return InvalidField(2);
         uint alloc = Be32(cdb, 6);

@@ -80,11 +80,12 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
             }
         }
 
-        public void Clear(byte code)
+        public void Clear(Asc asc)
         {
+            if (AttentionCount == 0) return;
             lock (Gate)
             {
-                Attentions.RemoveAll(a => a.Code == code);
+                Attentions.Remove(asc);
                 AttentionCount = Attentions.Count;
             }
         }
@@ -328,7 +329,7 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
             case ScsiOp.Inquiry:
                 return Inquiry(cdb, dataIn, info.Nexus);
             case ScsiOp.ReportLuns:
-                return ReportLuns(cdb, dataIn);
+                return ReportLuns(cdb, dataIn, nx);
             case ScsiOp.MaintenanceIn:
                 return (cdb[1] & 0x1F) == ScsiOp.SaReportSupportedOpcodes
                     ? ReportSupportedOpcodes(cdb, dataIn)
@@ -376,6 +377,12 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         _ = Nexus(nexus);
         UnitAttentionAll(targetReset ? Asc.BusResetOccurred : Asc.LogicalUnitResetOccurred);
     }
+
+    /// <summary>
+    /// Tells every I_T nexus that the target's LUN inventory changed (SPC-4 §6.33: REPORTED LUNS DATA HAS CHANGED);
+    /// the next REPORT LUNS from a nexus clears it.
+    /// </summary>
+    public void LunInventoryChanged() => UnitAttentionAll(Asc.ReportedLunsDataChanged);
 
     /// <inheritdoc />
     public void NexusLost(in ScsiNexus nexus)

@@ -40,6 +40,16 @@ public sealed class UnitAttentionTests
     }
 
     [Fact]
+    public void Lun_inventory_change_is_reported_until_report_luns_runs()
+    {
+        using var h = new ScsiHarness();
+        h.Unit.LunInventoryChanged();
+        h.Run(Cdb.ReportLuns()).AssertGood();
+        h.Run(Cdb.TestUnitReady()).AssertGood();
+        h.Run(Cdb.TestUnitReady(), nexus: ScsiHarness.B).AssertCheck(SenseKey.UnitAttention, Asc.ReportedLunsDataChanged);
+    }
+
+    [Fact]
     public void Logical_unit_reset_raises_a_reset_unit_attention_on_every_nexus()
     {
         using var h = new ScsiHarness();
