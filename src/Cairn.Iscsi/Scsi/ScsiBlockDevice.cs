@@ -238,15 +238,11 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         {
             return Dispatch(op, cdb, dataOut, dataIn, info, nx);
         }
-        catch (ArgumentOutOfRangeException)
+        catch (ArgumentOutOfRangeException) when (_device.Size >> BlockShift < Volatile.Read(ref _knownBlocks))
         {
-            // The device shrank under us: the range is no longer there.
+            // The device shrank under the command: the range is no longer there. Other storage faults propagate
+            // to the transport, which logs them and answers HARDWARE ERROR.
             return LbaOutOfRange();
-        }
-        catch (IOException)
-        {
-            return Check(SenseKey.MediumError, op is ScsiOp.Read6 or ScsiOp.Read10 or ScsiOp.Read12 or ScsiOp.Read16
-                ? Asc.UnrecoveredReadError : Asc.WriteError);
         }
     }
 
