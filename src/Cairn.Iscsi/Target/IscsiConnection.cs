@@ -15,6 +15,7 @@ namespace Cairn.Iscsi.Target;
 public sealed partial class IscsiConnection : IIscsiSession
 {
     private const uint Reserved = 0xFFFFFFFF;
+    private const long FlushThreshold = 512 * 1024;
 
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -93,7 +94,7 @@ public sealed partial class IscsiConnection : IIscsiSession
             {
                 var read = await _input.ReadAsync(cancellationToken);
                 var buffer = read.Buffer;
-                bool stop = false;
+                bool stop = false, partial = false;
                 try
                 {
                     if (_fullFeature) loginTimer.Change(Timeout.Infinite, Timeout.Infinite);
@@ -109,11 +110,15 @@ public sealed partial class IscsiConnection : IIscsiSession
                             break;
                         }
                         Dispatch();
+                        // Bound what one batch of commands can pile up in the output before the peer reads it.
+                        if (_output.CanGetUnflushedBytes && _output.UnflushedBytes > FlushThreshold) { partial = true; break; }
                     }
                 }
                 finally
                 {
-                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    // Stopped early with whole PDUs left: mark nothing examined so the next read returns at once.
+                    if (partial) _input.AdvanceTo(buffer.Start);
+                    else _input.AdvanceTo(buffer.Start, buffer.End);
                 }
                 var flushed = await _output.FlushAsync(cancellationToken);
                 if (stop || _closeAfterFlush || flushed.IsCompleted) break;

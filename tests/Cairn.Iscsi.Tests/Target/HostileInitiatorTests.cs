@@ -135,3 +135,33 @@ public class HostileInitiatorTests
         await AssertServerStillWorks(host);
     }
 }
+
+/// <summary>Memory-measuring hostile tests; they share the non-parallel fuzz collection.</summary>
+[Collection(nameof(FuzzTests))]
+public class HostileMemoryTests
+{
+    [Fact]
+    public async Task A_flood_of_large_reads_that_the_peer_never_collects_keeps_memory_bounded()
+    {
+        await using var host = await TargetHost.StartAsync();
+        await using var i = await RawInitiator.ConnectAsync(host.Port);
+        Assert.Equal(0, (await i.LoginAsync(TargetHost.Initiator1, TargetHost.TargetIqn)).Class);
+        long before = GC.GetTotalMemory(true);
+        var flood = new MemoryStream();
+        for (uint n = 0; n < 2000; n++)
+        {
+            // Immediate commands bypass the CmdSN window; each asks for the whole 1 MiB LU.
+            flood.Write(RawInitiator.Build(IscsiOpcode.ScsiCommand, 0xC1, default, h =>
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(16), n + 100);
+                BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(20), 1024 * 1024);
+                BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(24), i.CmdSn);
+                RawInitiator.Read10(0, 2048).CopyTo(h.AsSpan(32));
+            }, immediate: true));
+        }
+        await i.SendRawAsync(flood.ToArray());
+        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        long growth = GC.GetTotalMemory(false) - before;
+        Assert.True(growth < 256L * 1024 * 1024, $"memory grew by {growth / (1024 * 1024)} MiB");
+    }
+}
