@@ -130,7 +130,7 @@ public sealed partial class ScsiBlockDevice
         var o = _options;
         b[0] = 0x00; // WSNZ 0: WRITE SAME with 0 blocks runs to the last LBA
         b[1] = MaxCompareAndWriteBlocks;
-        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(2), (ushort)(1 << _physExponent));
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(2), (ushort)Math.Min(GranularityBlocks, ushort.MaxValue)); // OPTIMAL TRANSFER LENGTH GRANULARITY
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(4), o.MaxTransferBlocks);
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(8), Math.Min(o.MaxTransferBlocks, 2048u));
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(12), o.MaxTransferBlocks);
