@@ -1,0 +1,18 @@
+using Cairn.Bench;
+
+// One subcommand per benchmark; each prints its figures and the ratio the issue asks for.
+var rest = args.Length > 1 ? args[1..] : [];
+switch (args.Length > 0 ? args[0] : "")
+{
+    case "clones":
+        return ClonesBench.Run(rest);
+    case "io":
+        return IoBench.Run(rest);
+    case "api-clones":
+        return ApiClonesBench.Run(rest);
+    case "import":
+        return ImportBench.Run(rest);
+    default:
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import> [options]");
+        return 2;
+}
