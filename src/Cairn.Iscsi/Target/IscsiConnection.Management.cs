@@ -19,6 +19,7 @@ public sealed partial class IscsiConnection
         {
             // A reply to our ping, or a ping that wants no answer; must be immediate.
             if (!_pdu.Immediate) ProtocolError("NOP-Out with reserved ITT must be immediate");
+            else if (_pdu.U32(20) == _pingTtt) _pingTtt = Reserved;
             return;
         }
         if (!AcceptCmdSn(_pdu.U32(24), _pdu.Immediate)) return;
@@ -158,12 +159,7 @@ public sealed partial class IscsiConnection
         }
     }
 
-    private uint NextTextTtt()
-    {
-        uint t = _nextTtt++;
-        if (t == Reserved) t = _nextTtt++;
-        return _textTtt = t;
-    }
+    private uint NextTextTtt() => _textTtt = NewTtt();
 
     private void SendTextChunk()
     {

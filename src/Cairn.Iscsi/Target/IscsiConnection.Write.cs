@@ -60,8 +60,7 @@ public sealed partial class IscsiConnection
         while (w.Outstanding.Count < _params.MaxOutstandingR2T && w.NextR2TOffset < w.Need)
         {
             int len = Math.Min(_params.MaxBurstLength, w.Need - w.NextR2TOffset);
-            uint ttt = _nextTtt++;
-            if (ttt == Reserved) ttt = _nextTtt++;
+            uint ttt = NewTtt();
             w.Outstanding.Add(new R2T { Ttt = ttt, Offset = w.NextR2TOffset, Length = len });
             var h = Bhs(IscsiOpcode.ReadyToTransfer, 0x80, 0);
             PduWriter.U64(h, 8, w.RawLun);

@@ -88,6 +88,10 @@ public sealed partial class IscsiConnection : IIscsiSession
     {
         using var loginTimer = new Timer(static s => ((IscsiConnection)s!).LoginTimedOut(), this,
             TimeSpan.FromSeconds(_options.LoginTimeoutSeconds), Timeout.InfiniteTimeSpan);
+        var nop = TimeSpan.FromSeconds(_options.NopInIntervalSeconds);
+        using var pingTimer = _options.NopInIntervalSeconds > 0
+            ? new Timer(static s => ((IscsiConnection)s!).PingTick(), this, nop, nop)
+            : null;
         try
         {
             while (true)
@@ -99,6 +103,7 @@ public sealed partial class IscsiConnection : IIscsiSession
                 {
                     if (_fullFeature) loginTimer.Change(Timeout.Infinite, Timeout.Infinite);
                     if (_endReason >= 0 && HandleEndRequest()) { stop = true; }
+                    if (_pingDue) stop |= Ping();
                     while (!stop && !_closeAfterFlush)
                     {
                         var status = PduParser.TryParse(ref buffer, Limits, _pdu, out var error);
@@ -137,6 +142,37 @@ public sealed partial class IscsiConnection : IIscsiSession
         }
     }
 
+    // Keepalive (RFC 7143 §11.19): a target NOP-In with a TTT must be answered by a NOP-Out echoing it.
+    private volatile bool _pingDue;
+    private bool _inputSeen;
+    private uint _pingTtt = Reserved;
+
+    private void PingTick()
+    {
+        _pingDue = true;
+        _input.CancelPendingRead();
+    }
+
+    /// <summary>Sends a ping when the connection was idle for a whole interval; true when the last one went unanswered.</summary>
+    private bool Ping()
+    {
+        _pingDue = false;
+        if (!_fullFeature) return false;
+        if (_pingTtt != Reserved)
+        {
+            Log.ProtocolError(_log, _connectionId, "no answer to NOP-In keepalive");
+            return true;
+        }
+        if (_inputSeen) { _inputSeen = false; return false; }
+        _pingTtt = NewTtt();
+        var h = Bhs(IscsiOpcode.NopIn, 0x80, 0);
+        PduWriter.U32(h, 16, Reserved);
+        PduWriter.U32(h, 20, _pingTtt);
+        Sequence(advanceStatSn: false);
+        Send();
+        return false;
+    }
+
     private void LoginTimedOut()
     {
         if (!_fullFeature) End(SessionEndReason.Shutdown);
@@ -160,8 +196,16 @@ public sealed partial class IscsiConnection : IIscsiSession
         return Environment.TickCount64 >= _logoutDeadline;
     }
 
+    /// <summary>A fresh Target Transfer Tag (never the reserved 0xFFFFFFFF).</summary>
+    private uint NewTtt()
+    {
+        uint t = _nextTtt++;
+        return t == Reserved ? _nextTtt++ : t;
+    }
+
     private void Dispatch()
     {
+        _inputSeen = true;
         if (!_fullFeature)
         {
             if (_pdu.Opcode == IscsiOpcode.LoginRequest) OnLogin();

@@ -20,6 +20,12 @@ public sealed class IscsiTargetOptions
     /// <summary>Seconds a connection may take to complete login before it is dropped.</summary>
     public int LoginTimeoutSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// Seconds of silence after which the target pings the initiator with a NOP-In; an unanswered ping by the next
+    /// interval drops the connection (dead peers do not hold sessions and reservations forever). 0 turns it off.
+    /// </summary>
+    public int NopInIntervalSeconds { get; set; } = 30;
+
     /// <summary>Largest accumulated text (login or Text request with the C bit) we buffer.</summary>
     public int MaxTextLength { get; set; } = 64 * 1024;
 }

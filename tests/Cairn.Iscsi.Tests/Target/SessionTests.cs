@@ -278,3 +278,30 @@ public class SessionTests
         }
     }
 }
+
+public class KeepaliveTests
+{
+    [Fact]
+    public async Task Idle_session_is_pinged_and_dropped_when_the_ping_goes_unanswered()
+    {
+        await using var host = await TargetHost.StartAsync(o => o.NopInIntervalSeconds = 1);
+        await using var i = await RawInitiator.ConnectAsync(host.Port);
+        Assert.Equal(0, (await i.LoginAsync(TargetHost.Initiator1, TargetHost.TargetIqn)).Class);
+        var ping = await i.ReadAsync(3000) ?? throw new IOException("closed");
+        Assert.Equal(IscsiOpcode.NopIn, (IscsiOpcode)(ping.Bhs[0] & 0x3F));
+        Assert.Equal(0xFFFFFFFFu, BinaryPrimitives.ReadUInt32BigEndian(ping.Bhs.AsSpan(16)));
+        uint ttt = BinaryPrimitives.ReadUInt32BigEndian(ping.Bhs.AsSpan(20));
+        Assert.NotEqual(0xFFFFFFFFu, ttt);
+        // Answer this one: the session stays.
+        await i.SendAsync(IscsiOpcode.NopOut, 0x80, default, h =>
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(16), 0xFFFFFFFF);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(20), ttt);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(24), i.CmdSn);
+        }, immediate: true);
+        var second = await i.ReadAsync(4000) ?? throw new IOException("closed");
+        Assert.Equal(IscsiOpcode.NopIn, (IscsiOpcode)(second.Bhs[0] & 0x3F));
+        // Ignore the second: the target hangs up.
+        Assert.True(await i.ClosedAsync(4000));
+    }
+}
