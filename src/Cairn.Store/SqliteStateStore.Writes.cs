@@ -182,16 +182,37 @@ public sealed partial class SqliteStateStore
         private readonly Dictionary<string, SqliteCommand> _commands = [];
         private SqliteTransaction? _tx;
 
-        public void Begin() => _tx = conn.BeginTransaction(deferred: false);
+        // A job's request and conflict keys never change after submission but can be large (a 1,000-item request is
+        // hundreds of KB), and every status change puts the whole record. So for jobs still running we remember which
+        // request and key-list instances their committed row holds, and a put carrying the same instances updates
+        // everything else only. Bookkeeping follows savepoints and the transaction, so a rollback forgets it.
+        private readonly Dictionary<string, (object? Request, object? Keys)> _rowHolds = [];
+        private readonly List<(string Id, (object?, object?)? Holds)> _txHolds = [], _callerHolds = [];
 
-        public void Savepoint() => _tx!.Save("caller");
+        public void Begin()
+        {
+            _tx = conn.BeginTransaction(deferred: false);
+            _txHolds.Clear();
+        }
 
-        public void Release() => _tx!.Release("caller");
+        public void Savepoint()
+        {
+            _tx!.Save("caller");
+            _callerHolds.Clear();
+        }
+
+        public void Release()
+        {
+            _tx!.Release("caller");
+            _txHolds.AddRange(_callerHolds);
+            _callerHolds.Clear();
+        }
 
         public void RollbackToSavepoint()
         {
             _tx!.Rollback("caller");
             _tx.Release("caller");
+            _callerHolds.Clear();
         }
 
         public void Commit()
@@ -199,6 +220,12 @@ public sealed partial class SqliteStateStore
             _tx!.Commit();
             _tx.Dispose();
             _tx = null;
+            foreach (var (id, holds) in _txHolds)
+            {
+                if (holds is { } h) _rowHolds[id] = h;
+                else _rowHolds.Remove(id);
+            }
+            _txHolds.Clear();
         }
 
         public void Abort()
@@ -213,6 +240,8 @@ public sealed partial class SqliteStateStore
             }
             _tx?.Dispose();
             _tx = null;
+            _txHolds.Clear();
+            _callerHolds.Clear();
         }
 
         private int Exec(string sql, params object?[] args)
@@ -252,19 +281,40 @@ public sealed partial class SqliteStateStore
 
         public void DeleteTarget(string iqn) => Exec("DELETE FROM targets WHERE iqn = @p0", iqn);
 
-        public void Put(JobRecord j) => Exec(
-            "INSERT INTO jobs (id, type, state, phase, progress, created, started, finished, error, request, data, steps, attempts, cancel_requested, conflict_keys) " +
-            "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14) " +
-            "ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, phase = excluded.phase, progress = excluded.progress, " +
-            "created = excluded.created, started = excluded.started, finished = excluded.finished, error = excluded.error, request = excluded.request, " +
-            "data = excluded.data, steps = excluded.steps, attempts = excluded.attempts, cancel_requested = excluded.cancel_requested, " +
-            "conflict_keys = excluded.conflict_keys",
-            Sql.Id(j.Id), j.Type, j.State.ToString(), j.Phase, j.Progress, Sql.Time(j.Created), Sql.Time(j.Started), Sql.Time(j.Finished),
-            j.Error, Sql.Node(j.Request), Sql.Node(j.Data), Sql.Ser(j.Steps ?? []), j.Attempts, j.CancelRequested ? 1 : 0, Sql.Ser(j.ConflictKeys));
+        public void Put(JobRecord j)
+        {
+            var id = Sql.Id(j.Id);
+            var finished = j.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
+            if (_rowHolds.TryGetValue(id, out var holds) && ReferenceEquals(holds.Request, j.Request) && ReferenceEquals(holds.Keys, j.ConflictKeys)
+                && !_callerHolds.Any(h => h.Id == id) && !_txHolds.Any(h => h.Id == id))
+            {
+                var updated = Exec(
+                    "UPDATE jobs SET type = @p1, state = @p2, phase = @p3, progress = @p4, created = @p5, started = @p6, finished = @p7, " +
+                    "error = @p8, data = @p9, steps = @p10, attempts = @p11, cancel_requested = @p12 WHERE id = @p0",
+                    id, j.Type, j.State.ToString(), j.Phase, j.Progress, Sql.Time(j.Created), Sql.Time(j.Started), Sql.Time(j.Finished),
+                    j.Error, Sql.Node(j.Data), Sql.Ser(j.Steps ?? []), j.Attempts, j.CancelRequested ? 1 : 0);
+                if (updated == 1)
+                {
+                    if (finished) _callerHolds.Add((id, null));
+                    return;
+                }
+            }
+            Exec(
+                "INSERT INTO jobs (id, type, state, phase, progress, created, started, finished, error, request, data, steps, attempts, cancel_requested, conflict_keys) " +
+                "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14) " +
+                "ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, phase = excluded.phase, progress = excluded.progress, " +
+                "created = excluded.created, started = excluded.started, finished = excluded.finished, error = excluded.error, request = excluded.request, " +
+                "data = excluded.data, steps = excluded.steps, attempts = excluded.attempts, cancel_requested = excluded.cancel_requested, " +
+                "conflict_keys = excluded.conflict_keys",
+                id, j.Type, j.State.ToString(), j.Phase, j.Progress, Sql.Time(j.Created), Sql.Time(j.Started), Sql.Time(j.Finished),
+                j.Error, Sql.Node(j.Request), Sql.Node(j.Data), Sql.Ser(j.Steps ?? []), j.Attempts, j.CancelRequested ? 1 : 0, Sql.Ser(j.ConflictKeys));
+            _callerHolds.Add((id, finished ? null : (j.Request, j.ConflictKeys)));
+        }
 
         public void DeleteJob(Guid id)
         {
             var key = Sql.Id(id);
+            _callerHolds.Add((key, null));
             Exec("DELETE FROM job_items WHERE job_id = @p0", key);
             Exec("DELETE FROM job_logs WHERE job_id = @p0", key);
             Exec("DELETE FROM jobs WHERE id = @p0", key);

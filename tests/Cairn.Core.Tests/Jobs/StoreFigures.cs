@@ -92,6 +92,19 @@ public sealed class StoreFigures : JobTestBase
         var store = (Cairn.Store.SqliteStateStore)Store;
         var engine = await StartEngine(null, new TestHandler("lun", LunShapedJob), new TestHandler("workers", ConcurrentWorkersJob), new TestHandler("posting", PostingWorkersJob));
         var keys = Enumerable.Range(0, ItemCount).Select(i => $"pool/clones/c{i}").ToArray();
+        // A request as big as a real 1,000-clone LUN request, and conflict keys on every dst and wwn.
+        var request = new System.Text.Json.Nodes.JsonObject
+        {
+            ["clones"] = new System.Text.Json.Nodes.JsonArray(keys.Select((k, i) => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["src"] = "pool/golden@v1",
+                ["dst"] = k,
+                ["wwn"] = $"iqn.2026-11.org.example:node{i}",
+                ["initiators"] = new System.Text.Json.Nodes.JsonArray($"iqn.1993-08.org.debian:01:node{i}"),
+            }).ToArray()),
+        };
+        var conflictKeys = keys.Concat(keys.Select((_, i) => $"iqn.2026-11.org.example:node{i}")).ToArray();
+        Print($"Request: {request.ToJsonString().Length / 1024} KiB of JSON; {conflictKeys.Length} conflict keys.");
         var commit = await DurableCommitP50();
         Print($"Durable commit of one row (SQLite WAL, synchronous=FULL), p50 in this run: {Ms(commit)}");
         foreach (var type in new[] { "lun", "workers", "posting" })
@@ -101,7 +114,7 @@ public sealed class StoreFigures : JobTestBase
             {
                 var (c0, s0) = (store.Commits, store.ChangeSets);
                 var sw = Stopwatch.StartNew();
-                var submitted = await engine.SubmitAsync(type, Request(run), keys, "pending", ct: Ct);
+                var submitted = await engine.SubmitAsync(type, request, keys, "pending", conflictKeys, Ct);
                 var submit = sw.Elapsed.TotalMilliseconds;
                 var job = await Finished(engine, submitted.Id);
                 var total = sw.Elapsed.TotalMilliseconds;

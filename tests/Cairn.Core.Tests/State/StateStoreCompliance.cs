@@ -180,6 +180,39 @@ public abstract class StateStoreCompliance : IDisposable
     }
 
     [Fact]
+    public async Task Every_put_of_a_job_is_stored_whole_even_when_request_and_keys_are_the_same_objects()
+    {
+        var a = new JsonObject { ["clones"] = new JsonArray(new JsonObject { ["dst"] = "pool/a" }) };
+        var keys = new List<string> { "pool/a" };
+        var j = Job() with { Request = a, ConflictKeys = keys };
+        await Store.WriteAsync(w => w.Put(j), Ct);
+        await Store.WriteAsync(w => w.Put(j with { Phase = "p1", State = JobState.Running }), Ct);
+        Assert.Equal("p1", Store.GetJob(j.Id)!.Phase);
+        Assert.Equal("pool/a", (string?)Store.GetJob(j.Id)!.Request!["clones"]![0]!["dst"]);
+
+        var b = new JsonObject { ["other"] = true };
+        await Store.WriteAsync(w => w.Put(j with { Request = b, ConflictKeys = ["pool/b"], Phase = "p2" }), Ct);
+        var back = Store.GetJob(j.Id)!;
+        Assert.True((bool)back.Request!["other"]!);
+        Assert.Equal(["pool/b"], back.ConflictKeys!);
+
+        // A put rolled back with its caller's change set must not count as stored.
+        var c = new JsonObject { ["c"] = 1 };
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.WriteAsync(w =>
+        {
+            w.Put(j with { Request = c });
+            throw new InvalidOperationException("rolled back");
+        }, Ct));
+        Assert.True((bool)Store.GetJob(j.Id)!.Request!["other"]!);
+        await Store.WriteAsync(w => w.Put(j with { Request = c, Phase = "p3" }), Ct);
+        await Store.WriteAsync(w => w.Put(j with { Request = a, ConflictKeys = keys, Phase = "p4" }), Ct);
+        back = Store.GetJob(j.Id)!;
+        Assert.Equal("p4", back.Phase);
+        Assert.Equal("pool/a", (string?)back.Request!["clones"]![0]!["dst"]);
+        Assert.Equal(["pool/a"], back.ConflictKeys!);
+    }
+
+    [Fact]
     public async Task Jobs_list_newest_first_filtered_by_state_and_limited()
     {
         var a = Job(created: Now.AddMinutes(-3));
