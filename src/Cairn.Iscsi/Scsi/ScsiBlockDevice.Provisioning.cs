@@ -17,8 +17,8 @@ public sealed partial class ScsiBlockDevice
         if (blocks == 0) blocks = Blocks - lba;
         if (blocks == 0) return ScsiResult.Good(0, ndob ? 0 : BlockSize);
         if (blocks > _options.MaxWriteSameBlocks) return InvalidField(lengthField);
-        if (!ndob && (edtl != BlockSize || dataOut.Length != BlockSize)) return InvalidField(lengthField);
         if (WriteProtected) return WriteProtectedResult();
+        if (!ndob && (edtl != BlockSize || dataOut.Length != BlockSize)) return InvalidField(lengthField);
 
         ReadOnlySpan<byte> pattern = ndob ? default : dataOut[..BlockSize];
         bool zeros = ndob || unmap || !pattern.ContainsAnyExcept((byte)0);

@@ -189,11 +189,11 @@ public sealed partial class ScsiBlockDevice
         if (blocks > MaxCompareAndWriteBlocks) return InvalidField(13);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
         int half = blocks << BlockShift;
+        if (WriteProtected && blocks > 0) return WriteProtectedResult();
         // The data-out buffer must hold exactly the verify and the write instances (SBC-3 §5.2).
         if (edtl != 2u * (uint)half) return InvalidField(13);
         if (blocks == 0) return ScsiResult.Good(0, 0);
         if (dataOut.Length != 2 * half) return InvalidField(13);
-        if (WriteProtected) return WriteProtectedResult();
 
         var buf = ArrayPool<byte>.Shared.Rent(half);
         EnterExclusive();

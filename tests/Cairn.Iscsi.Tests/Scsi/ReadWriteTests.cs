@@ -117,6 +117,7 @@ public sealed class ReadWriteTests
         using var h = new ScsiHarness(readOnly: true);
         h.Run(Cdb.Write10(0, 1), new byte[512]).AssertCheck(SenseKey.DataProtect, Asc.WriteProtected);
         h.Run(Cdb.WriteSame16(0, 8, unmap: true), new byte[512]).AssertCheck(SenseKey.DataProtect, Asc.WriteProtected);
+        h.Run(Cdb.WriteSame10(0, 1, unmap: true), [], edtl: 0).AssertCheck(SenseKey.DataProtect, Asc.WriteProtected);
         var (c, d) = Cdb.Unmap((0, 8));
         h.Run(c, d).AssertCheck(SenseKey.DataProtect, Asc.WriteProtected);
         h.Run(Cdb.CompareAndWrite(0, 1), new byte[1024]).AssertCheck(SenseKey.DataProtect, Asc.WriteProtected);

@@ -12,11 +12,11 @@ namespace Cairn.Iscsi.Tests.Scsi;
 /// </summary>
 public sealed partial class ScsiConformanceTests
 {
-    private static async Task<(int Run, int Failed, List<string> Skipped, string Output)> RunAsync(string tests, ScsiBlockDeviceOptions options, long bytes = 64L * 1024 * 1024)
+    private static async Task<(int Run, int Failed, List<string> Skipped, string Output)> RunAsync(string tests, ScsiBlockDeviceOptions options, long bytes = 64L * 1024 * 1024, bool readOnly = false)
     {
         ExternalTool.Require("iscsi-test-cu", "libiscsi-bin");
         await using var host = await TargetHost.StartAsync(addDefaultTarget: false);
-        var unit = new ScsiBlockDevice(new MemoryBlockDevice(bytes), options);
+        var unit = new ScsiBlockDevice(new MemoryBlockDevice(bytes, readOnly: readOnly), options);
         host.Registry.AddOrUpdate(new IscsiTarget
         {
             Iqn = TargetHost.TargetIqn,
@@ -46,6 +46,17 @@ public sealed partial class ScsiConformanceTests
         var r = await RunAsync("ALL", new ScsiBlockDeviceOptions { ReportLuns = () => [0UL] });
         await Report("fixed", r);
         Assert.True(r.Failed == 0, $"failed {r.Failed}\n{r.Output}");
+    }
+
+    /// <summary>A read-only LUN (a snapshot): ReadOnly.ReadOnlySBC, skipped on a writable LUN, runs here.</summary>
+    [Fact(Explicit = true)]
+    public async Task Read_only_lun_passes_the_read_only_family()
+    {
+        var r = await RunAsync("SCSI.ReadOnly", new ScsiBlockDeviceOptions { ReportLuns = () => [0UL] }, readOnly: true);
+        await Report("readonly", r);
+        Assert.True(r.Run > 0, r.Output);
+        Assert.True(r.Failed == 0, $"failed {r.Failed}\n{r.Output}");
+        Assert.Empty(r.Skipped);
     }
 
     /// <summary>
