@@ -34,3 +34,33 @@ public partial class PerfTests
     [GeneratedRegex(@"IOPS|iops|MB/s", RegexOptions.IgnoreCase)]
     private static partial Regex IopsLine();
 }
+
+/// <summary>Memory figures the issue asks to report (explicit: a measurement).</summary>
+public class MemoryFootprintTests
+{
+    [Fact(Explicit = true)]
+    public async Task Memory_per_idle_session_and_per_thousand_targets()
+    {
+        await using var host = await TargetHost.StartAsync();
+        long before = GC.GetTotalMemory(true);
+        for (int n = 0; n < 1000; n++)
+            host.Registry.AddOrUpdate(new IscsiTarget { Iqn = $"iqn.2026-11.io.cairn:mem-{n:D4}", Initiators = [TargetHost.Initiator1], Luns = new Dictionary<int, IScsiLogicalUnit>() });
+        long perThousandTargets = GC.GetTotalMemory(true) - before;
+
+        host.Registry.AddOrUpdate(new IscsiTarget { Iqn = "iqn.2026-11.io.cairn:idle", Initiators = ["*"], Luns = new Dictionary<int, IScsiLogicalUnit> { [0] = new TestLogicalUnit(8) } });
+        const int sessions = 200;
+        var clients = new List<RawInitiator>();
+        before = GC.GetTotalMemory(true);
+        for (int n = 0; n < sessions; n++)
+        {
+            var i = await RawInitiator.ConnectAsync(host.Port);
+            Assert.Equal(0, (await i.LoginAsync($"iqn.2026-11.io.cairn:idle{n}", "iqn.2026-11.io.cairn:idle")).Class);
+            clients.Add(i);
+        }
+        long perSession = (GC.GetTotalMemory(true) - before) / sessions;
+        var msg = $"1,000 targets: {perThousandTargets / 1024} KiB managed; idle session: {perSession / 1024.0:F1} KiB managed (both sides of the loopback in one process)";
+        Console.WriteLine(msg);
+        TestContext.Current.SendDiagnosticMessage(msg);
+        foreach (var c in clients) await c.DisposeAsync();
+    }
+}
