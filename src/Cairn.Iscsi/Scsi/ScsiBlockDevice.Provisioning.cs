@@ -92,7 +92,7 @@ public sealed partial class ScsiBlockDevice
     }
 
     /// <summary>The largest window GET LBA STATUS inspects at once (the last descriptor may stop short of it).</summary>
-    private const long LbaStatusWindowBlocks = 1L << 24;
+    private const long LbaStatusWindowBlocks = 1L << 21;
 
     // SBC-3 §5.7 GET LBA STATUS: mapped / deallocated extents from the device's allocation map.
     private ScsiResult GetLbaStatus(ReadOnlySpan<byte> cdb, Span<byte> dataIn)

@@ -43,11 +43,11 @@ public sealed partial class ScsiBlockDevice
     private bool Fua(byte flags) => (flags & 0x08) != 0 || !_wce;
 
     // SBC-3 §5.8–5.11 READ: RDPROTECT must be 0 (no protection information); DPO/FUA are accepted (no read cache).
-    private ScsiResult Read(long lba, long blocks, byte flags, Span<byte> dataIn)
+    private ScsiResult Read(long lba, long blocks, byte flags, Span<byte> dataIn, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks > _options.MaxTransferBlocks) return InvalidField(ScsiSense.NoField);
+        if (blocks > _options.MaxTransferBlocks) return InvalidField(lengthField);
         long bytes = blocks << BlockShift;
         int fill = (int)Math.Min(bytes, dataIn.Length);
         int whole = fill & ~(BlockSize - 1);
@@ -62,11 +62,11 @@ public sealed partial class ScsiBlockDevice
     }
 
     // SBC-3 §5.32–5.35 WRITE: FUA (or a disabled write cache) makes the data durable before status.
-    private ScsiResult Write(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut)
+    private ScsiResult Write(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks > _options.MaxTransferBlocks) return InvalidField(ScsiSense.NoField);
+        if (blocks > _options.MaxTransferBlocks) return InvalidField(lengthField);
         if (WriteProtected) return WriteProtectedResult();
         long bytes = blocks << BlockShift;
         // Short data-out (EDTL below the CDB): write the whole blocks that arrived; the transport reports the overflow.
@@ -81,13 +81,13 @@ public sealed partial class ScsiBlockDevice
     }
 
     // SBC-3 §5.36–5.38 WRITE AND VERIFY: BYTCHK 0 verifies the medium, 1 compares the written data.
-    private ScsiResult WriteAndVerify(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut)
+    private ScsiResult WriteAndVerify(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
         int bytchk = (flags >> 1) & 0x03;
         if (bytchk >= 2) return InvalidField(1, 2);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks > _options.MaxTransferBlocks) return InvalidField(ScsiSense.NoField);
+        if (blocks > _options.MaxTransferBlocks) return InvalidField(lengthField);
         if (WriteProtected) return WriteProtectedResult();
         long bytes = blocks << BlockShift;
         int have = (int)Math.Min(bytes, dataOut.Length) & ~(BlockSize - 1);
@@ -106,13 +106,13 @@ public sealed partial class ScsiBlockDevice
     }
 
     // SBC-3 §5.29–5.31 VERIFY: BYTCHK 00 medium check, 01 compare all blocks, 11 compare one block against each.
-    private ScsiResult Verify(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut)
+    private ScsiResult Verify(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
         int bytchk = (flags >> 1) & 0x03;
         if (bytchk == 2) return InvalidField(1, 2);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks > _options.MaxTransferBlocks) return InvalidField(ScsiSense.NoField);
+        if (blocks > _options.MaxTransferBlocks) return InvalidField(lengthField);
         long want = bytchk switch { 1 => blocks << BlockShift, 3 => blocks == 0 ? 0 : BlockSize, _ => 0 };
         if (bytchk != 0 && blocks > 0)
         {
@@ -215,11 +215,11 @@ public sealed partial class ScsiBlockDevice
     }
 
     // SBC-3 §5.8 ORWRITE (16), single-command form: medium |= data-out, atomically.
-    private ScsiResult OrWrite(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut)
+    private ScsiResult OrWrite(long lba, long blocks, byte flags, ReadOnlySpan<byte> dataOut, int lengthField)
     {
         if ((flags & 0xE0) != 0) return InvalidField(1, 7);
         if (OutOfRange(lba, blocks)) return LbaOutOfRange();
-        if (blocks > _options.MaxTransferBlocks) return InvalidField(ScsiSense.NoField);
+        if (blocks > _options.MaxTransferBlocks) return InvalidField(lengthField);
         if (WriteProtected) return WriteProtectedResult();
         long bytes = blocks << BlockShift;
         int have = (int)Math.Min(bytes, dataOut.Length) & ~(BlockSize - 1);

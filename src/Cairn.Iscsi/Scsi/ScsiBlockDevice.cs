@@ -252,37 +252,37 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         {
             // SBC-3 §5.8–5.11 READ (6/10/12/16)
             case ScsiOp.Read6:
-                return Read(ReadLba6(cdb), cdb[4] == 0 ? 256 : cdb[4], 0, dataIn);
+                return Read(ReadLba6(cdb), cdb[4] == 0 ? 256 : cdb[4], 0, dataIn, 4);
             case ScsiOp.Read10:
-                return Read(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataIn);
+                return Read(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataIn, 7);
             case ScsiOp.Read12:
-                return Read(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataIn);
+                return Read(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataIn, 6);
             case ScsiOp.Read16:
-                return Read(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataIn);
+                return Read(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataIn, 10);
 
             // SBC-3 §5.32–5.35 WRITE (6/10/12/16)
             case ScsiOp.Write6:
-                return Write(ReadLba6(cdb), cdb[4] == 0 ? 256 : cdb[4], 0, dataOut);
+                return Write(ReadLba6(cdb), cdb[4] == 0 ? 256 : cdb[4], 0, dataOut, 4);
             case ScsiOp.Write10:
-                return Write(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut);
+                return Write(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut, 7);
             case ScsiOp.Write12:
-                return Write(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut);
+                return Write(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut, 6);
             case ScsiOp.Write16:
-                return Write(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut);
+                return Write(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut, 10);
 
             case ScsiOp.WriteAndVerify10:
-                return WriteAndVerify(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut);
+                return WriteAndVerify(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut, 7);
             case ScsiOp.WriteAndVerify12:
-                return WriteAndVerify(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut);
+                return WriteAndVerify(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut, 6);
             case ScsiOp.WriteAndVerify16:
-                return WriteAndVerify(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut);
+                return WriteAndVerify(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut, 10);
 
             case ScsiOp.Verify10:
-                return Verify(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut);
+                return Verify(Be32(cdb, 2), Be16(cdb, 7), cdb[1], dataOut, 7);
             case ScsiOp.Verify12:
-                return Verify(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut);
+                return Verify(Be32(cdb, 2), Be32(cdb, 6), cdb[1], dataOut, 6);
             case ScsiOp.Verify16:
-                return Verify(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut);
+                return Verify(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut, 10);
 
             case ScsiOp.PreFetch10:
                 return PreFetch(Be32(cdb, 2), Be16(cdb, 7));
@@ -300,7 +300,7 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
             case ScsiOp.ReceiveCopyResults:
                 return ReceiveCopyResults(cdb, dataIn, info.Nexus);
             case ScsiOp.OrWrite16:
-                return OrWrite(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut);
+                return OrWrite(Be64(cdb, 2), Be32(cdb, 10), cdb[1], dataOut, 10);
             case ScsiOp.WriteAtomic16:
                 return WriteAtomic(cdb, dataOut);
 

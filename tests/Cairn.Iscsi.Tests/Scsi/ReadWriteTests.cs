@@ -130,7 +130,9 @@ public sealed class ReadWriteTests
     public void Transfer_longer_than_the_maximum_is_an_invalid_field()
     {
         using var h = new ScsiHarness(options: new ScsiBlockDeviceOptions { MaxTransferBlocks = 8 });
-        h.Run(Cdb.Read10(0, 9)).AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        var r = h.Run(Cdb.Read10(0, 9));
+        r.AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+        Assert.Equal((true, true, 7, -1), r.FieldPointer);
     }
 
     [Fact]
