@@ -212,6 +212,10 @@ public sealed partial class IscsiConnection
         {
             _session = this;
             _registry.Attach(this);
+            // The target may have been removed or the initiator denied while this login was in flight.
+            var now = _registry.Find(TargetName);
+            if (now is null || !now.Allows(InitiatorName))
+                End(now is null ? SessionEndReason.TargetRemoved : SessionEndReason.AccessRevoked);
         }
         Log.LoggedIn(_log, InitiatorName, _discovery ? "(discovery)" : TargetName, Tsih, _connectionId);
     }

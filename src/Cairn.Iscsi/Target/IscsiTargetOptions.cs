@@ -28,4 +28,19 @@ public sealed class IscsiTargetOptions
 
     /// <summary>Largest accumulated text (login or Text request with the C bit) we buffer.</summary>
     public int MaxTextLength { get; set; } = 64 * 1024;
+
+    /// <summary>Null when the options are usable, else why not.</summary>
+    public string? Validate()
+    {
+        var l = Limits;
+        if (l.MaxRecvDataSegmentLength is < 512 or > 16777215) return "MaxRecvDataSegmentLength must be 512..16777215";
+        if (l.MaxBurstLength is < 512 or > 16777215) return "MaxBurstLength must be 512..16777215";
+        if (l.FirstBurstLength < 512 || l.FirstBurstLength > l.MaxBurstLength) return "FirstBurstLength must be 512..MaxBurstLength";
+        if (l.MaxOutstandingR2T is < 1 or > 65535) return "MaxOutstandingR2T must be 1..65535";
+        if (l.CommandWindow is < 1 or > 4096) return "CommandWindow must be 1..4096";
+        if (MaxCommandBuffer < 512) return "MaxCommandBuffer must be at least 512";
+        if (MaxPendingWriteBytes < MaxCommandBuffer) return "MaxPendingWriteBytes must be at least MaxCommandBuffer";
+        if (LogoutGraceSeconds < 0 || LoginTimeoutSeconds < 1 || NopInIntervalSeconds < 0) return "timeouts must be positive";
+        return null;
+    }
 }
