@@ -53,8 +53,10 @@ public static class LunCloneApi
                 [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
         });
 
-        g.MapGet("/clone_status/{job_id}", (string job_id, LunStatus status) =>
-            Results.Text(status.Render(job_id) ?? throw UnknownJob(), "application/json"));
+        // ?items=1 adds every item's result (big for big jobs: polls should leave it out).
+        g.MapGet("/clone_status/{job_id}", (string job_id, string? items, LunStatus status) =>
+            Results.Bytes(status.Render(job_id, items is not null && (Json.Flag(System.Text.Json.Nodes.JsonValue.Create(items), "items") ?? false))
+                ?? throw UnknownJob(), "application/json"));
 
         // The document says POST, the original code served GET: both.
         g.MapMethods("/clone_test", ["GET", "POST"], () => Results.Text("""{"status":"ok","message":"test"}""", "application/json"));

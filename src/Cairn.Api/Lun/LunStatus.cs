@@ -12,30 +12,50 @@ namespace Cairn.Api.Lun;
 /// (<see cref="Changed"/>), and a changed job is re-rendered once in the background while readers keep getting the
 /// previous answer (at most one render behind), so a poll costs a dictionary lookup however many items the job has.
 /// Finished jobs are rendered once, synchronously, when they finish (<see cref="Finished"/>), and never change again.
+/// The cached answer is the summary (the original's fields plus failed items); the full per-item list
+/// (<c>?items=1</c>) is rendered from the store on each such read.
 /// </summary>
 public sealed class LunStatus(IStateStore store)
 {
     private const int MaxCached = 4096;
     private readonly ConcurrentDictionary<Guid, Entry> _cache = new();
+    private readonly ConcurrentDictionary<Guid, Lazy<byte[]?>> _loading = new();
 
-    private sealed class Entry(string body, bool final)
+    /// <summary>Failed items listed in the summary answer.</summary>
+    public const int MaxFailedShown = 100;
+
+    private sealed class Entry(byte[] body, bool final)
     {
-        public volatile string Body = body;
+        public volatile byte[] Body = body;
         public volatile bool Final = final;
         public volatile bool Dirty;
         public int Refreshing;
     }
 
-    /// <summary>The status body, or null for an unknown id (or a job that is not a LUN job).</summary>
-    public string? Render(string jobId)
+    /// <summary>The status body (UTF-8 JSON), or null for an unknown id (or a job that is not a LUN job).</summary>
+    public byte[]? Render(string jobId, bool items = false)
     {
         if (!Guid.TryParse(jobId, out var id)) return null;
+        if (items)
+        {
+            var job = store.GetJob(id);
+            return job is null || job.Type is not (LunJobs.CreateType or LunJobs.DeleteType) ? null : Bytes(Render(job, store.ListJobItems(id), full: true));
+        }
         if (_cache.TryGetValue(id, out var e))
         {
             if (e.Dirty && !e.Final) Refresh(id, e);
             return e.Body;
         }
-        return Load(id);
+        // One render per job at a time: concurrent first reads of a big job wait for it instead of piling up.
+        var load = _loading.GetOrAdd(id, k => new Lazy<byte[]?>(() => Load(k)));
+        try
+        {
+            return load.Value;
+        }
+        finally
+        {
+            _loading.TryRemove(KeyValuePair.Create(id, load));
+        }
     }
 
     /// <summary>A LUN job recorded a change: the next reads trigger one re-render.</summary>
@@ -48,14 +68,16 @@ public sealed class LunStatus(IStateStore store)
     public void Finished(JobRecord job)
     {
         if (job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return;
-        Put(job.Id, new Entry(Render(job, store.ListJobItems(job.Id)).ToJsonString(), final: true));
+        Put(job.Id, new Entry(Bytes(Render(job, store.ListJobItems(job.Id))), final: true));
     }
 
-    private string? Load(Guid id)
+    private static byte[] Bytes(JsonObject o) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(o);
+
+    private byte[]? Load(Guid id)
     {
         var job = store.GetJob(id);
         if (job is null || job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return null;
-        var body = Render(job, store.ListJobItems(id)).ToJsonString();
+        var body = Bytes(Render(job, store.ListJobItems(id)));
         var final = job.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
         // A newer answer may have been stored meanwhile (by Finished): keep it.
         var e = _cache.GetOrAdd(id, _ => new Entry(body, final));
@@ -73,12 +95,12 @@ public sealed class LunStatus(IStateStore store)
                 e.Dirty = false; // changes recorded from here on mark it again
                 var job = store.GetJob(id);
                 if (job is null) { _cache.TryRemove(id, out _); return; }
-                var body = Render(job, store.ListJobItems(id)).ToJsonString();
+                var body = Bytes(Render(job, store.ListJobItems(id)));
                 if (!e.Final) e.Body = body;
             }
-            catch (Exception) when (!e.Final)
+            catch (Exception)
             {
-                e.Dirty = true; // the store was busy or closing: try again on the next read
+                e.Dirty = true; // the store was busy or closing: try again on the next read (never crash the process)
             }
             finally
             {
@@ -112,7 +134,7 @@ public sealed class LunStatus(IStateStore store)
         _ => job.Phase ?? "pending", // Pending, or back to Pending after a shutdown mid-way (resumes at the next start)
     };
 
-    public static JsonObject Render(JobRecord job, IReadOnlyList<JobItem> items)
+    public static JsonObject Render(JobRecord job, IReadOnlyList<JobItem> items, bool full = false)
     {
         var d = job.Data ?? [];
         var create = job.Type == LunJobs.CreateType;
@@ -135,9 +157,8 @@ public sealed class LunStatus(IStateStore store)
             ["job_time"] = job.Started is { } s2 ? Math.Max(0, ((job.Finished ?? now) - s2).TotalSeconds) : 0.0,
         };
         if (job.State is JobState.Failed or JobState.Cancelled) o["error"] = job.Error ?? "failed";
-        var list = new JsonArray();
         var asked = job.Request?["clones"] as JsonArray;
-        foreach (var i in items)
+        JsonObject Item(JobItem i)
         {
             var item = new JsonObject
             {
@@ -149,9 +170,12 @@ public sealed class LunStatus(IStateStore store)
             if (i.Data?["clone_time"] is { } ct) item["clone_time"] = ct.DeepClone();
             if (i.Data?["target_time"] is { } tt) item["target_time"] = tt.DeepClone();
             if (i.Data?["note"] is { } note) item["note"] = note.DeepClone();
-            list.Add(item);
+            return item;
         }
-        o["items"] = list;
+        var failed = items.Where(i => i.State == ItemState.Failed).ToList();
+        o["num_failed"] = failed.Count;
+        o["failed_items"] = new JsonArray([.. failed.Take(MaxFailedShown).Select(i => (JsonNode)Item(i))]);
+        if (full) o["items"] = new JsonArray([.. items.Select(i => (JsonNode)Item(i))]);
         return o;
     }
 }

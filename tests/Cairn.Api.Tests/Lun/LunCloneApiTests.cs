@@ -129,6 +129,10 @@ public sealed class LunCloneApiTests
         Assert.NotNull(h.Targets.Get(LunHost.Wwn(3)));
         Assert.Null(h.Engine.Get(LunHost.Dst(2)));
         Assert.Null(h.Targets.Get(LunHost.Wwn(2)));
+        var (_, summary) = await h.SendAsync(HttpMethod.Get, "/clone_status/" + s["job_id"]);
+        Assert.Null(summary!["items"]); // polls stay small: the full list is ?items=1
+        Assert.Equal(1, (int)summary["num_failed"]!);
+        Assert.Equal(LunHost.Dst(2), (string)summary["failed_items"]![0]!["dst"]!);
 
         await h.Volumes.CreateVolumeAsync("tank/images/later", 1 << 20, false, ct: Ct);
         await h.Volumes.CreateSnapshotAsync("tank/images/later", "1", Ct);

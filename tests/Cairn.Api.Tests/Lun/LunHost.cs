@@ -112,7 +112,7 @@ public sealed class LunHost : IAsyncDisposable
         // The status answer is re-rendered when the job finishes, a moment after waiters are released: poll for it.
         for (int i = 0; ; i++)
         {
-            var (sc, status) = await SendAsync(HttpMethod.Get, "/clone_status/" + id);
+            var (sc, status) = await SendAsync(HttpMethod.Get, "/clone_status/" + id + "?items=1");
             Assert.Equal(HttpStatusCode.OK, sc);
             if ((string?)status!["status"] is "complete" or "failed" || i == 200) return status;
             await Task.Delay(10);

@@ -56,7 +56,10 @@ public sealed class LunCrashTests
         Assert.Equal(Items, (int)status["num_completed"]!);
         Assert.Equal(Items, (int)status["num_clones"]!);
         Assert.Equal(Items, (int)status["num_targets"]!);
-        Assert.All(status["items"]!.AsArray(), i => Assert.Equal("done", (string)i!["status"]!));
+        Assert.Equal(0, (int)status["num_failed"]!);
+        var full = await Send(http2, HttpMethod.Get, "/lun/api/v1.0/clone_status/" + jobId + "?items=1");
+        Assert.Equal(Items, full["items"]!.AsArray().Count);
+        Assert.All(full["items"]!.AsArray(), i => Assert.Equal("done", (string)i!["status"]!));
 
         // Every item made once: exactly 1,000 clones of the image under pool/nodes and 1,000 targets, each on its clone.
         var vols = (await Send(http2, HttpMethod.Get, "/cairn/v1/volumes?root=pool/nodes")).AsArray()

@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Cairn.Bench;
+
+/// <summary>
+/// The LUN clone API on a real <c>cairn serve</c> (embedded engine, durable, iSCSI listener up so every target is
+/// live when its job completes): a 1,000-item create job and the matching delete with deleteClones on an empty host,
+/// the same with 10,000 clones and targets already there (per-item cost ratio), and clone_status latency at
+/// 200 requests/s while jobs run.
+/// </summary>
+internal static class LunBench
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(string[] args)
+    {
+        int n = int.Parse(BenchArgs.Get(args, "count", "1000"), Inv);
+        int filler = int.Parse(BenchArgs.Get(args, "existing", "10000"), Inv);
+        var dir = BenchArgs.Scratch(args, "lun");
+        try
+        {
+            using var server = new ServerProcess(dir);
+            using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromMinutes(5) };
+            Send(http, HttpMethod.Post, "/cairn/v1/volumes", """{"name":"b/images/golden","size":10737418240,"parents":true}""");
+            Send(http, HttpMethod.Post, "/cairn/v1/snapshots", """{"name":"b/images/golden@1"}""");
+
+            using var poller = new StatusPoller(server.Url);
+            // Warm-up (JIT, SQLite caches): a small create and delete.
+            RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, 50));
+            RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, 50));
+
+            var emptyCreate = RunJob(http, poller, HttpMethod.Post, CreateBody("a", 0, n));
+            var live = CheckLive(server, "a", n);
+            var emptyDelete = RunJob(http, poller, HttpMethod.Delete, DeleteBody("a", 0, n));
+
+            // 10,000 clones and targets that stay (one job of the maximum batch size), then the same 1,000 again.
+            var fill = RunJob(http, poller, HttpMethod.Post, CreateBody("fill", 0, filler));
+            var fullCreate = RunJob(http, poller, HttpMethod.Post, CreateBody("b", 0, n));
+            var fullDelete = RunJob(http, poller, HttpMethod.Delete, DeleteBody("b", 0, n));
+            var lat = poller.Stop();
+
+            Console.WriteLine($"LUN clone API, real cairn serve (embedded engine, durable), {n}-item jobs:");
+            Console.WriteLine($"  empty host      create: job_time {emptyCreate.Job:F3} s (clone {emptyCreate.CloneSecs:F3} s, target {emptyCreate.Target:F3} s, lag {emptyCreate.Lag:F3} s), wall {emptyCreate.Wall:F3} s; targets live: {live}");
+            Console.WriteLine($"  empty host      delete: job_time {emptyDelete.Job:F3} s (target {emptyDelete.Target:F3} s, clone {emptyDelete.CloneSecs:F3} s), wall {emptyDelete.Wall:F3} s");
+            Console.WriteLine($"  {filler} existing (filled by one {filler}-item job in {fill.Job:F3} s):");
+            Console.WriteLine($"                  create: job_time {fullCreate.Job:F3} s (clone {fullCreate.CloneSecs:F3} s, target {fullCreate.Target:F3} s), wall {fullCreate.Wall:F3} s");
+            Console.WriteLine($"                  delete: job_time {fullDelete.Job:F3} s, wall {fullDelete.Wall:F3} s");
+            Console.WriteLine($"  per-item create cost: empty {emptyCreate.Job / n * 1000:F3} ms, with {filler} existing {fullCreate.Job / n * 1000:F3} ms, ratio {fullCreate.Job / emptyCreate.Job:F2}x");
+            Console.WriteLine($"  per-item delete cost: empty {emptyDelete.Job / n * 1000:F3} ms, with {filler} existing {fullDelete.Job / n * 1000:F3} ms, ratio {fullDelete.Job / emptyDelete.Job:F2}x");
+            Console.WriteLine($"  clone_status at 200 req/s while jobs ran: {lat.Count} reads, p50 {lat.P50:F2} ms, p99 {lat.P99:F2} ms, max {lat.Max:F2} ms");
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
+
+    private sealed record JobFigures(double Job, double CloneSecs, double Target, double Lag, double Wall);
+
+    private static JobFigures RunJob(HttpClient http, StatusPoller poller, HttpMethod method, string body)
+    {
+        var sw = Stopwatch.StartNew();
+        var id = (string)Send(http, method, "/lun/api/v1.0/clone", body)["job_id"]!;
+        poller.Watch(id);
+        while (true)
+        {
+            var s = Send(http, HttpMethod.Get, "/lun/api/v1.0/clone_status/" + id);
+            var st = (string)s["status"]!;
+            if (st == "failed") throw new InvalidOperationException("job failed: " + s["error"]);
+            if (st == "complete")
+            {
+                poller.Watch(null);
+                return new JobFigures((double)s["job_time"]!, (double)s["clone_time"]!, (double)s["target_time"]!, (double)s["lag_time"]!, sw.Elapsed.TotalSeconds);
+            }
+            Thread.Sleep(2);
+        }
+    }
+
+    /// <summary>Asks the iSCSI listener (libiscsi's iscsi-ls, when installed) whether the first and last targets are there.</summary>
+    private static string CheckLive(ServerProcess server, string prefix, int n)
+    {
+        if (!File.Exists("/usr/bin/iscsi-ls")) return "not checked (no iscsi-ls)";
+        foreach (var i in new[] { 0, n - 1 })
+        {
+            var psi = new ProcessStartInfo("/usr/bin/iscsi-ls") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "-i", Init(prefix, i), $"iscsi://127.0.0.1:{server.IscsiPort}" }) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (!output.Contains(Wwn(prefix, i), StringComparison.Ordinal)) return $"NO ({Wwn(prefix, i)} not listed: {output.Trim()})";
+        }
+        return "yes (iscsi-ls sees the first and last)";
+    }
+
+    private static string Wwn(string p, int i) => $"iqn.2026-11.org.example.bench:{p}.n{i:D5}";
+    private static string Init(string p, int i) => $"iqn.2026-11.org.example.bench:init.{p}.n{i:D5}";
+
+    private static string CreateBody(string p, int from, int count)
+    {
+        var sb = new StringBuilder("{\"clones\":[");
+        for (int i = from; i < from + count; i++)
+            sb.Append(i == from ? "" : ",").Append(Inv, $"{{\"src\":\"b/images/golden@1\",\"dst\":\"b/{p}/n{i:D5}\",\"wwn\":\"{Wwn(p, i)}\",\"initiators\":[\"{Init(p, i)}\"],\"createParent\":1}}");
+        return sb.Append("]}").ToString();
+    }
+
+    private static string DeleteBody(string p, int from, int count)
+    {
+        var sb = new StringBuilder("{\"clones\":[");
+        for (int i = from; i < from + count; i++)
+            sb.Append(i == from ? "" : ",").Append(Inv, $"{{\"dst\":\"b/{p}/n{i:D5}\",\"wwn\":\"{Wwn(p, i)}\",\"deleteClones\":1}}");
+        return sb.Append("]}").ToString();
+    }
+
+    private static JsonNode Send(HttpClient http, HttpMethod method, string path, string body = "")
+    {
+        using var req = new HttpRequestMessage(method, path);
+        if (body.Length > 0) req.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var r = http.Send(req);
+        var text = r.Content.ReadAsStringAsync().Result;
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{method} {path}: {(int)r.StatusCode} {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>
+    /// GETs clone_status of the watched job every 5 ms (200/s, paced by start time, not by answers), on its own
+    /// connection, recording latencies only while a job is being watched.
+    /// </summary>
+    private sealed class StatusPoller : IDisposable
+    {
+        private readonly HttpClient _http;
+        private readonly ConcurrentBag<double> _ms = [];
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private volatile string? _job;
+
+        public StatusPoller(string url)
+        {
+            // At most 32 reads in flight (connections): a slow server shows as high latency, not as a connection flood.
+            _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 32 }) { BaseAddress = new Uri(url) };
+            _loop = Task.Run(LoopAsync);
+        }
+
+        public void Watch(string? jobId) => _job = jobId;
+
+        private async Task LoopAsync()
+        {
+            var inflight = new List<Task>();
+            var clock = Stopwatch.StartNew();
+            long tick = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                var due = TimeSpan.FromMilliseconds(5 * ++tick);
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero) await Task.Delay(wait);
+                if (_job is not { } id) continue;
+                inflight.RemoveAll(t => t.IsCompleted);
+                inflight.Add(OneAsync(id));
+            }
+            await Task.WhenAll(inflight);
+        }
+
+        private async Task OneAsync(string id)
+        {
+            // Latency counts from when the read was due, so time spent queued for a connection is included.
+            var t0 = Stopwatch.GetTimestamp();
+            using var r = await _http.GetAsync("/lun/api/v1.0/clone_status/" + id);
+            await r.Content.ReadAsByteArrayAsync();
+            if (r.IsSuccessStatusCode && _job == id) _ms.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+
+        public (int Count, double P50, double P99, double Max) Stop()
+        {
+            _stop.Cancel();
+            _loop.Wait();
+            var all = _ms.Order().ToArray();
+            if (all.Length == 0) return (0, 0, 0, 0);
+            return (all.Length, all[all.Length / 2], all[Math.Min(all.Length - 1, (int)(all.Length * 0.99))], all[^1]);
+        }
+
+        public void Dispose()
+        {
+            _http.Dispose();
+            _stop.Dispose();
+        }
+    }
+}
