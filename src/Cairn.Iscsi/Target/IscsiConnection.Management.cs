@@ -97,7 +97,8 @@ public sealed partial class IscsiConnection
         if (!AcceptCmdSn(_pdu.U32(24), _pdu.Immediate)) return;
         uint ttt = _pdu.U32(20);
         bool cont = (_pdu.Flags & 0x40) != 0;
-        if (ttt != Reserved)
+        // A TTT we handed out continues either our long answer or the initiator's own multi-PDU request.
+        if (ttt != Reserved && _textRequest is null)
         {
             if (ttt != _textTtt || _textPending is null) { SendReject(RejectReason.InvalidPduField); return; }
             SendTextChunk();

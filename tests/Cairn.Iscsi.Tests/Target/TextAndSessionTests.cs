@@ -59,6 +59,20 @@ public class TextAndSessionTests
     }
 
     [Fact]
+    public async Task Text_request_split_over_pdus_with_the_c_bit_is_reassembled()
+    {
+        await using var host = await TargetHost.StartAsync();
+        await using var i = await RawInitiator.ConnectAsync(host.Port);
+        Assert.Equal(0, (await i.LoginAsync(TargetHost.Initiator1, null)).Class);
+        var first = await TextAsync(i, "SendTarg"u8.ToArray(), cont: true);
+        Assert.Empty(first.Data);
+        Assert.Equal(0, first.Bhs[1] & 0x80);
+        var rest = await TextAsync(i, "ets=All\0"u8.ToArray(), BinaryPrimitives.ReadUInt32BigEndian(first.Bhs.AsSpan(20)));
+        Assert.Equal(0x80, rest.Bhs[1] & 0x80);
+        Assert.Contains(Keys(rest.Data), k => k.Key == "TargetName" && k.Value == TargetHost.TargetIqn);
+    }
+
+    [Fact]
     public async Task Login_text_split_over_pdus_with_the_c_bit_is_reassembled()
     {
         await using var host = await TargetHost.StartAsync();
