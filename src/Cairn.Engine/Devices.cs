@@ -93,7 +93,7 @@ internal sealed class VolumeDevice(EmbeddedEngine engine, Dataset ds) : IBlockDe
         var top = Volatile.Read(ref ds.View)!.Top;
         top.Flush();
         // A snapshot that froze the previous top may still be making it durable: wait for it (its lock) and check.
-        for (var l = top.Parent; l is not null && l.Owner == ds.Id && !l.Sealed; l = l.Parent) l.Flush();
+        for (var l = top.Parent; l is not null && l.Owner == ds.Key && !l.Sealed; l = l.Parent) l.Flush();
         engine.EnsureCommitted();
     }
 

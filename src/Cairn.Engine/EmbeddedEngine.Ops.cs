@@ -133,7 +133,7 @@ public sealed partial class EmbeddedEngine
 
     private Dataset AddDataset(string name, DatasetKind kind, long size)
     {
-        var ds = new Dataset(Guid.NewGuid(), name, kind, size, DateTimeOffset.UtcNow);
+        var ds = new Dataset(_nextDatasetKey++, Guid.NewGuid(), name, kind, size, DateTimeOffset.UtcNow);
         _byName.Add(name, ds);
         AddChild(name);
         return ds;
@@ -154,7 +154,7 @@ public sealed partial class EmbeddedEngine
         var ds = AddDataset(name, kind, size);
         if (kind == DatasetKind.Volume)
         {
-            ds.Top = NewLayer(null, ds.Id);
+            ds.Top = NewLayer(null, ds.Key);
             ds.Layers.Add(ds.Top);
             ds.View = new View(ds.Top, null);
             Queue(PutLayer(ds.Top));
@@ -191,7 +191,7 @@ public sealed partial class EmbeddedEngine
 
         // Freeze the top: it becomes the snapshot; the volume continues on a new empty layer over it. O(1).
         var frozen = ds.Top!;
-        var top = NewLayer(frozen, ds.Id);
+        var top = NewLayer(frozen, ds.Key);
         frozen.OwnChild = top;
         frozen.Sealed = false;
         frozen.Frozen = false;
@@ -200,11 +200,11 @@ public sealed partial class EmbeddedEngine
         var oldView = ds.View!;
         ds.View = new View(top, frozen);
         Interlocked.Exchange(ref oldView.Retired, 1);
-        var snap = new Snapshot(Guid.NewGuid(), ds, name, frozen, ds.Size, DateTimeOffset.UtcNow);
+        var snap = new Snapshot(_nextSnapshotKey++, Guid.NewGuid(), ds, name, frozen, ds.Size, DateTimeOffset.UtcNow);
         ds.Snapshots.Add(snap);
         Queue(PutLayer(top));
         Queue(PutDataset(ds));
-        Queue(new Change.PutSnapshot(snap.Id, ds.Id, name, frozen.Id, snap.Size, snap.Created.ToUnixTimeMilliseconds()));
+        Queue(new Change.PutSnapshot(snap.Key, snap.Id, ds.Key, name, frozen.Id, snap.Size, snap.Created.ToUnixTimeMilliseconds()));
         work.BeforeCommit.Add(() =>
         {
             // Writes in flight on the old top finish before it is frozen, then everything written to it is made
@@ -227,7 +227,7 @@ public sealed partial class EmbeddedEngine
         // O(1): a new empty layer over the snapshot's frozen stack; no file until the first write, no map copied.
         var ds = AddDataset(target, DatasetKind.Volume, snap.Size);
         ds.Origin = snap;
-        ds.Top = NewLayer(snap.Layer, ds.Id);
+        ds.Top = NewLayer(snap.Layer, ds.Key);
         ds.Layers.Add(ds.Top);
         ds.View = new View(ds.Top, snap.Layer);
         snap.Clones.Add(ds);
@@ -295,7 +295,7 @@ public sealed partial class EmbeddedEngine
             foreach (var s in ds.Snapshots)
             {
                 s.Destroyed = true;
-                Queue(new Change.DeleteSnapshot(s.Id));
+                Queue(new Change.DeleteSnapshot(s.Key));
             }
             if (ds.View is { } v)
             {
@@ -308,7 +308,7 @@ public sealed partial class EmbeddedEngine
                 layers.Add(l);
                 Queue(new Change.DeleteLayer(l.Id));
             }
-            Queue(new Change.DeleteDataset(ds.Id));
+            Queue(new Change.DeleteDataset(ds.Key));
         }
         work.BeforeCommit.Add(() => { foreach (var v in views) v.RetireAndDrain(); });
         // Files go only once the destruction is durable; a crash in between leaves orphans reclaimed at next open.
@@ -328,7 +328,7 @@ public sealed partial class EmbeddedEngine
         // The layer stays in the chain (the layers above read through it) but is hidden; the blocks the layers above
         // shadow are unreachable and are freed once the shadowing maps are durable.
         layer.Hidden = true;
-        Queue(new Change.DeleteSnapshot(snap.Id));
+        Queue(new Change.DeleteSnapshot(snap.Key));
         Queue(PutLayer(layer));
         var above = new List<Layer>();
         for (var c = layer.OwnChild; c is not null; c = c.OwnChild)
@@ -344,7 +344,7 @@ public sealed partial class EmbeddedEngine
         });
         work.AfterCommit.Add(() =>
         {
-            for (var l = layer; l is not null && l.Hidden && l.Owner == ds.Id; l = l.Parent)
+            for (var l = layer; l is not null && l.Hidden && l.Owner == ds.Key; l = l.Parent)
                 FreeShadowed(l, shadow!);
         });
         return null;

@@ -19,6 +19,8 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
     private readonly Dictionary<string, int> _childCount = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Layer> _layers = [];
     private long _nextLayerId = 1;
+    private long _nextDatasetKey = 1;
+    private long _nextSnapshotKey = 1;
 
     // Group commit: operations queue their metadata changes under _lock; the first waiter writes them all in one
     // transaction while the others wait for it.
@@ -66,11 +68,12 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
             _layers.Add(row.Id, layer);
             _nextLayerId = Math.Max(_nextLayerId, row.Id + 1);
         }
-        var byId = new Dictionary<Guid, Dataset>();
+        var byKey = new Dictionary<long, Dataset>();
         foreach (var row in datasets)
         {
-            var ds = new Dataset(row.Id, row.Name, (DatasetKind)row.Kind, row.Size, DateTimeOffset.FromUnixTimeMilliseconds(row.Created));
-            byId.Add(ds.Id, ds);
+            var ds = new Dataset(row.Key, row.Id, row.Name, (DatasetKind)row.Kind, row.Size, DateTimeOffset.FromUnixTimeMilliseconds(row.Created));
+            byKey.Add(ds.Key, ds);
+            _nextDatasetKey = Math.Max(_nextDatasetKey, row.Key + 1);
             _byName.Add(ds.Name, ds);
             AddChild(ds.Name);
             if (row.Top is { } top)
@@ -80,20 +83,21 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
             }
         }
         foreach (var layer in _layers.Values)
-            if (byId.TryGetValue(layer.Owner, out var owner)) owner.Layers.Add(layer);
-        var snapById = new Dictionary<Guid, Snapshot>();
+            if (byKey.TryGetValue(layer.Owner, out var owner)) owner.Layers.Add(layer);
+        var snapByKey = new Dictionary<long, Snapshot>();
         foreach (var row in snapshots)
         {
-            var ds = byId[row.Dataset];
-            var s = new Snapshot(row.Id, ds, row.Name, _layers[row.Layer], row.Size, DateTimeOffset.FromUnixTimeMilliseconds(row.Created));
+            var ds = byKey[row.Dataset];
+            var s = new Snapshot(row.Key, row.Id, ds, row.Name, _layers[row.Layer], row.Size, DateTimeOffset.FromUnixTimeMilliseconds(row.Created));
             ds.Snapshots.Add(s);
-            snapById.Add(s.Id, s);
+            snapByKey.Add(s.Key, s);
+            _nextSnapshotKey = Math.Max(_nextSnapshotKey, row.Key + 1);
         }
         foreach (var row in datasets)
         {
             if (row.Origin is not { } origin) continue;
-            var s = snapById[origin];
-            var ds = byId[row.Id];
+            var s = snapByKey[origin];
+            var ds = byKey[row.Key];
             ds.Origin = s;
             s.Clones.Add(ds);
         }
@@ -118,7 +122,7 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
         if (any && _options.Durable) Native.SyncDirectory(_dir);
     }
 
-    private Layer NewLayer(Layer? parent, Guid owner)
+    private Layer NewLayer(Layer? parent, long owner)
     {
         var layer = new Layer(_nextLayerId++, parent, owner, _dir, _options.Durable, isNew: true);
         _layers.Add(layer.Id, layer);
@@ -140,7 +144,7 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
     private void Queue(Change change) => _pending.Add(change);
 
     private static Change PutDataset(Dataset ds) =>
-        new Change.PutDataset(ds.Id, ds.Name, (int)ds.Kind, ds.Size, ds.Top?.Id, ds.Origin?.Id, ds.Created.ToUnixTimeMilliseconds());
+        new Change.PutDataset(ds.Key, ds.Id, ds.Name, (int)ds.Kind, ds.Size, ds.Top?.Id, ds.Origin?.Key, ds.Created.ToUnixTimeMilliseconds());
 
     private static Change PutLayer(Layer l) => new Change.PutLayer(l.Id, l.Parent?.Id, l.Owner, l.Hidden);
 

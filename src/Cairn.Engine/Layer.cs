@@ -10,7 +10,8 @@ internal sealed class Layer
 {
     public readonly long Id;
     public readonly Layer? Parent;
-    public readonly Guid Owner;
+    /// <summary>Key of the dataset that owns this layer.</summary>
+    public readonly long Owner;
     public readonly int Depth;
 
     /// <summary>Its snapshot was destroyed; it stays in the chain for the layers above.</summary>
@@ -35,10 +36,11 @@ internal sealed class Layer
     private readonly Lock _sync = new();
     private readonly Lock _flush = new();
     private int _dataDirty;
+    private readonly bool _fresh; // created in this process: no files to look for
     private bool _dataDirSync;
     private bool _closed;
 
-    public Layer(long id, Layer? parent, Guid owner, string dir, bool durable, bool isNew)
+    public Layer(long id, Layer? parent, long owner, string dir, bool durable, bool isNew)
     {
         Id = id;
         Parent = parent;
@@ -46,7 +48,7 @@ internal sealed class Layer
         Depth = (parent?.Depth ?? 0) + 1;
         _dir = dir;
         _durable = durable;
-        if (isNew) _map = new BlockMap();
+        _fresh = isNew;
     }
 
     public string DataPath => Path.Combine(_dir, FileName(Id, ".data"));
@@ -76,7 +78,7 @@ internal sealed class Layer
         {
             if (_map is not null) return _map;
             var map = new BlockMap();
-            if (File.Exists(MapPath))
+            if (!_fresh && File.Exists(MapPath))
             {
                 var log = File.OpenHandle(MapPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
                 long good = MapLog.Load(log, map);
@@ -84,7 +86,7 @@ internal sealed class Layer
                 _log = log;
                 _logLength = good;
             }
-            if (File.Exists(DataPath))
+            if (!_fresh && File.Exists(DataPath))
                 _data = File.OpenHandle(DataPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             _map = map;
             return map;

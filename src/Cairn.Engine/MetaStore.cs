@@ -5,17 +5,17 @@ namespace Cairn.Engine;
 /// <summary>A change to the engine's metadata, captured when the operation runs and written at the next group commit.</summary>
 internal abstract record Change
 {
-    public sealed record PutDataset(Guid Id, string Name, int Kind, long Size, long? Top, Guid? Origin, long Created) : Change;
-    public sealed record DeleteDataset(Guid Id) : Change;
-    public sealed record PutSnapshot(Guid Id, Guid Dataset, string Name, long Layer, long Size, long Created) : Change;
-    public sealed record DeleteSnapshot(Guid Id) : Change;
-    public sealed record PutLayer(long Id, long? Parent, Guid Owner, bool Hidden) : Change;
+    public sealed record PutDataset(long Key, Guid Id, string Name, int Kind, long Size, long? Top, long? Origin, long Created) : Change;
+    public sealed record DeleteDataset(long Key) : Change;
+    public sealed record PutSnapshot(long Key, Guid Id, long Dataset, string Name, long Layer, long Size, long Created) : Change;
+    public sealed record DeleteSnapshot(long Key) : Change;
+    public sealed record PutLayer(long Id, long? Parent, long Owner, bool Hidden) : Change;
     public sealed record DeleteLayer(long Id) : Change;
 }
 
-internal sealed record DatasetRow(Guid Id, string Name, int Kind, long Size, long? Top, Guid? Origin, long Created);
-internal sealed record SnapshotRow(Guid Id, Guid Dataset, string Name, long Layer, long Size, long Created);
-internal sealed record LayerRow(long Id, long? Parent, Guid Owner, bool Hidden);
+internal sealed record DatasetRow(long Key, Guid Id, string Name, int Kind, long Size, long? Top, long? Origin, long Created);
+internal sealed record SnapshotRow(long Key, Guid Id, long Dataset, string Name, long Layer, long Size, long Created);
+internal sealed record LayerRow(long Id, long? Parent, long Owner, bool Hidden);
 
 /// <summary>Engine metadata in SQLite (WAL): datasets, snapshots, layers. One transaction per group commit.</summary>
 internal sealed class MetaStore : IDisposable
@@ -30,11 +30,11 @@ internal sealed class MetaStore : IDisposable
         Exec("PRAGMA journal_mode=WAL");
         Exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
         Exec("""
-            CREATE TABLE IF NOT EXISTS datasets(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL,
-                size INTEGER NOT NULL, top INTEGER, origin TEXT, created INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS snapshots(id TEXT PRIMARY KEY, dataset TEXT NOT NULL, name TEXT NOT NULL,
-                layer INTEGER NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS layers(id INTEGER PRIMARY KEY, parent INTEGER, owner TEXT NOT NULL, hidden INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS datasets(key INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
+                kind INTEGER NOT NULL, size INTEGER NOT NULL, top INTEGER, origin INTEGER, created INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS snapshots(key INTEGER PRIMARY KEY, id TEXT NOT NULL, dataset INTEGER NOT NULL,
+                name TEXT NOT NULL, layer INTEGER NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS layers(id INTEGER PRIMARY KEY, parent INTEGER, owner INTEGER NOT NULL, hidden INTEGER NOT NULL);
             """);
         using var v = _conn.CreateCommand();
         v.CommandText = "PRAGMA user_version";
@@ -57,25 +57,25 @@ internal sealed class MetaStore : IDisposable
         var layers = new List<LayerRow>();
         using (var c = _conn.CreateCommand())
         {
-            c.CommandText = "SELECT id, name, kind, size, top, origin, created FROM datasets";
+            c.CommandText = "SELECT key, id, name, kind, size, top, origin, created FROM datasets ORDER BY key";
             using var r = c.ExecuteReader();
             while (r.Read())
-                ds.Add(new(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt32(2), r.GetInt64(3),
-                    r.IsDBNull(4) ? null : r.GetInt64(4), r.IsDBNull(5) ? null : Guid.Parse(r.GetString(5)), r.GetInt64(6)));
+                ds.Add(new(r.GetInt64(0), Guid.Parse(r.GetString(1)), r.GetString(2), r.GetInt32(3), r.GetInt64(4),
+                    r.IsDBNull(5) ? null : r.GetInt64(5), r.IsDBNull(6) ? null : r.GetInt64(6), r.GetInt64(7)));
         }
         using (var c = _conn.CreateCommand())
         {
-            c.CommandText = "SELECT id, dataset, name, layer, size, created FROM snapshots ORDER BY created, rowid";
+            c.CommandText = "SELECT key, id, dataset, name, layer, size, created FROM snapshots ORDER BY key";
             using var r = c.ExecuteReader();
             while (r.Read())
-                snaps.Add(new(Guid.Parse(r.GetString(0)), Guid.Parse(r.GetString(1)), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)));
+                snaps.Add(new(r.GetInt64(0), Guid.Parse(r.GetString(1)), r.GetInt64(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)));
         }
         using (var c = _conn.CreateCommand())
         {
             c.CommandText = "SELECT id, parent, owner, hidden FROM layers ORDER BY id";
             using var r = c.ExecuteReader();
             while (r.Read())
-                layers.Add(new(r.GetInt64(0), r.IsDBNull(1) ? null : r.GetInt64(1), Guid.Parse(r.GetString(2)), r.GetInt64(3) != 0));
+                layers.Add(new(r.GetInt64(0), r.IsDBNull(1) ? null : r.GetInt64(1), r.GetInt64(2), r.GetInt64(3) != 0));
         }
         return (ds, snaps, layers);
     }
@@ -92,22 +92,22 @@ internal sealed class MetaStore : IDisposable
                 switch (change)
                 {
                     case Change.PutDataset d:
-                        Run(cmds, tx, "INSERT OR REPLACE INTO datasets(id, name, kind, size, top, origin, created) VALUES($a,$b,$c,$d,$e,$f,$g)",
-                            d.Id.ToString(), d.Name, d.Kind, d.Size, d.Top, d.Origin?.ToString(), d.Created);
+                        Run(cmds, tx, "INSERT OR REPLACE INTO datasets(key, id, name, kind, size, top, origin, created) VALUES($a,$b,$c,$d,$e,$f,$g,$h)",
+                            d.Key, d.Id.ToString(), d.Name, d.Kind, d.Size, d.Top, d.Origin, d.Created);
                         break;
                     case Change.DeleteDataset d:
-                        Run(cmds, tx, "DELETE FROM datasets WHERE id=$a", d.Id.ToString());
+                        Run(cmds, tx, "DELETE FROM datasets WHERE key=$a", d.Key);
                         break;
                     case Change.PutSnapshot s:
-                        Run(cmds, tx, "INSERT OR REPLACE INTO snapshots(id, dataset, name, layer, size, created) VALUES($a,$b,$c,$d,$e,$f)",
-                            s.Id.ToString(), s.Dataset.ToString(), s.Name, s.Layer, s.Size, s.Created);
+                        Run(cmds, tx, "INSERT OR REPLACE INTO snapshots(key, id, dataset, name, layer, size, created) VALUES($a,$b,$c,$d,$e,$f,$g)",
+                            s.Key, s.Id.ToString(), s.Dataset, s.Name, s.Layer, s.Size, s.Created);
                         break;
                     case Change.DeleteSnapshot s:
-                        Run(cmds, tx, "DELETE FROM snapshots WHERE id=$a", s.Id.ToString());
+                        Run(cmds, tx, "DELETE FROM snapshots WHERE key=$a", s.Key);
                         break;
                     case Change.PutLayer l:
                         Run(cmds, tx, "INSERT OR REPLACE INTO layers(id, parent, owner, hidden) VALUES($a,$b,$c,$d)",
-                            l.Id, l.Parent, l.Owner.ToString(), l.Hidden ? 1 : 0);
+                            l.Id, l.Parent, l.Owner, l.Hidden ? 1 : 0);
                         break;
                     case Change.DeleteLayer l:
                         Run(cmds, tx, "DELETE FROM layers WHERE id=$a", l.Id);
@@ -122,7 +122,7 @@ internal sealed class MetaStore : IDisposable
         }
     }
 
-    private static readonly string[] ParamNames = ["$a", "$b", "$c", "$d", "$e", "$f", "$g"];
+    private static readonly string[] ParamNames = ["$a", "$b", "$c", "$d", "$e", "$f", "$g", "$h"];
 
     private void Run(Dictionary<string, SqliteCommand> cmds, SqliteTransaction tx, string sql, params object?[] values)
     {

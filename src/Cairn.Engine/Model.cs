@@ -3,8 +3,10 @@ using Cairn.Core.Storage;
 namespace Cairn.Engine;
 
 /// <summary>In-memory state of a volume or folder; mutated only under the engine lock.</summary>
-internal sealed class Dataset(Guid id, string name, DatasetKind kind, long size, DateTimeOffset created)
+internal sealed class Dataset(long key, Guid id, string name, DatasetKind kind, long size, DateTimeOffset created)
 {
+    /// <summary>Sequential metadata key (appends keep the SQLite B-trees from scattering writes).</summary>
+    public readonly long Key = key;
     public readonly Guid Id = id;
     public readonly string Name = name;
     public readonly DatasetKind Kind = kind;
@@ -19,8 +21,9 @@ internal sealed class Dataset(Guid id, string name, DatasetKind kind, long size,
     public volatile bool Destroyed;
 }
 
-internal sealed class Snapshot(Guid id, Dataset dataset, string name, Layer layer, long size, DateTimeOffset created)
+internal sealed class Snapshot(long key, Guid id, Dataset dataset, string name, Layer layer, long size, DateTimeOffset created)
 {
+    public readonly long Key = key;
     public readonly Guid Id = id;
     public readonly Dataset Dataset = dataset;
     public readonly string Name = name;
