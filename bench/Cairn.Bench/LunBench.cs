@@ -29,21 +29,41 @@ internal static class LunBench
             Send(http, HttpMethod.Post, "/cairn/v1/snapshots", """{"name":"b/images/golden@1"}""");
 
             using var poller = new StatusPoller(server.Url);
-            // Warm-up (JIT, SQLite caches): a small create and delete.
-            RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, 50));
-            RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, 50));
+            // Warm-up (JIT tiers, SQLite caches): one full-size create and delete, not measured.
+            RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, n));
+            RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, n));
 
-            var emptyCreate = RunJob(http, poller, HttpMethod.Post, CreateBody("a", 0, n));
-            var live = CheckLive(server, "a", n);
-            var emptyDelete = RunJob(http, poller, HttpMethod.Delete, DeleteBody("a", 0, n));
+            // Three rounds each, medians reported (the VM is shared: single runs swing by 3x).
+            var emptyC = new List<JobFigures>();
+            var emptyD = new List<JobFigures>();
+            string live = "";
+            for (int r = 0; r < 3; r++)
+            {
+                emptyC.Add(RunJob(http, poller, HttpMethod.Post, CreateBody("a" + r, 0, n)));
+                if (r == 0) live = CheckLive(server, "a0", n);
+                emptyD.Add(RunJob(http, poller, HttpMethod.Delete, DeleteBody("a" + r, 0, n)));
+            }
 
-            // 10,000 clones and targets that stay (one job of the maximum batch size), then the same 1,000 again.
+            // 10,000 clones and targets that stay (one job of the maximum batch size), then the same rounds again.
             var fill = RunJob(http, poller, HttpMethod.Post, CreateBody("fill", 0, filler));
-            var fullCreate = RunJob(http, poller, HttpMethod.Post, CreateBody("b", 0, n));
-            var fullDelete = RunJob(http, poller, HttpMethod.Delete, DeleteBody("b", 0, n));
+            var fullC = new List<JobFigures>();
+            var fullD = new List<JobFigures>();
+            for (int r = 0; r < 3; r++)
+            {
+                fullC.Add(RunJob(http, poller, HttpMethod.Post, CreateBody("b" + r, 0, n)));
+                fullD.Add(RunJob(http, poller, HttpMethod.Delete, DeleteBody("b" + r, 0, n)));
+            }
+            var emptyCreate = Median(emptyC);
+            var emptyDelete = Median(emptyD);
+            var fullCreate = Median(fullC);
+            var fullDelete = Median(fullD);
+            Console.WriteLine("  rounds (job_time s): empty create " + string.Join(" ", emptyC.Select(f => f.Job.ToString("F3", Inv)))
+                + "; empty delete " + string.Join(" ", emptyD.Select(f => f.Job.ToString("F3", Inv)))
+                + "; full create " + string.Join(" ", fullC.Select(f => f.Job.ToString("F3", Inv)))
+                + "; full delete " + string.Join(" ", fullD.Select(f => f.Job.ToString("F3", Inv))));
             var lat = poller.Stop();
 
-            Console.WriteLine($"LUN clone API, real cairn serve (embedded engine, durable), {n}-item jobs:");
+            Console.WriteLine($"LUN clone API, real cairn serve (embedded engine, durable), {n}-item jobs, medians of 3:");
             Console.WriteLine($"  empty host      create: job_time {emptyCreate.Job:F3} s (clone {emptyCreate.CloneSecs:F3} s, target {emptyCreate.Target:F3} s, lag {emptyCreate.Lag:F3} s), wall {emptyCreate.Wall:F3} s; targets live: {live}");
             Console.WriteLine($"  empty host      delete: job_time {emptyDelete.Job:F3} s (target {emptyDelete.Target:F3} s, clone {emptyDelete.CloneSecs:F3} s), wall {emptyDelete.Wall:F3} s");
             Console.WriteLine($"  {filler} existing (filled by one {filler}-item job in {fill.Job:F3} s):");
@@ -59,6 +79,8 @@ internal static class LunBench
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
     }
+
+    private static JobFigures Median(List<JobFigures> l) => l.OrderBy(f => f.Job).ElementAt(l.Count / 2);
 
     private sealed record JobFigures(double Job, double CloneSecs, double Target, double Lag, double Wall);
 
