@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -9,15 +11,35 @@ namespace Cairn.Iscsi.Target;
 /// Kestrel connection handler for iSCSI (<c>listenOptions.UseConnectionHandler&lt;IscsiConnectionHandler&gt;()</c>):
 /// Kestrel gives the pipes, pooled memory and graceful shutdown; <see cref="IscsiConnection"/> does the protocol.
 /// </summary>
-public sealed class IscsiConnectionHandler(TargetRegistry registry, IOptions<IscsiTargetOptions> options, ILogger<IscsiConnectionHandler> logger)
-    : ConnectionHandler
+public sealed class IscsiConnectionHandler : ConnectionHandler
 {
+    private readonly TargetRegistry _registry;
+    private readonly IOptions<IscsiTargetOptions> _options;
+    private readonly ILogger<IscsiConnectionHandler> _logger;
+    private readonly ConcurrentDictionary<IscsiConnection, byte> _live = new();
+
+    /// <summary>Creates the handler; when the host stops, every connection is asked to log out and then closed.</summary>
+    public IscsiConnectionHandler(TargetRegistry registry, IOptions<IscsiTargetOptions> options, ILogger<IscsiConnectionHandler> logger,
+        IHostApplicationLifetime? lifetime = null)
+    {
+        _registry = registry;
+        _options = options;
+        _logger = logger;
+        // Kestrel waits for connection handlers at shutdown; without this, idle sessions would hold it until its timeout.
+        lifetime?.ApplicationStopping.Register(() =>
+        {
+            foreach (var c in _live.Keys) c.End(SessionEndReason.Shutdown);
+        });
+    }
+
     /// <inheritdoc/>
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var conn = new IscsiConnection(connection.Transport.Input, connection.Transport.Output, registry, options.Value,
-            FormatPortal(connection.LocalEndPoint), connection.ConnectionId, logger);
-        await conn.RunAsync(connection.ConnectionClosed);
+        var conn = new IscsiConnection(connection.Transport.Input, connection.Transport.Output, _registry, _options.Value,
+            FormatPortal(connection.LocalEndPoint), connection.ConnectionId, _logger);
+        _live[conn] = 0;
+        try { await conn.RunAsync(connection.ConnectionClosed); }
+        finally { _live.TryRemove(conn, out _); }
     }
 
     /// <summary>TargetAddress form of an endpoint (RFC 7143 §13.8): <c>a.b.c.d:port</c> or <c>[v6]:port</c>.</summary>

@@ -305,3 +305,23 @@ public class KeepaliveTests
         Assert.True(await i.ClosedAsync(4000));
     }
 }
+
+public class ShutdownTests
+{
+    [Fact]
+    public async Task Stopping_the_host_asks_sessions_to_log_out_and_does_not_wait_for_the_shutdown_timeout()
+    {
+        var host = await TargetHost.StartAsync(o => o.LogoutGraceSeconds = 1);
+        await using var i = await RawInitiator.ConnectAsync(host.Port);
+        Assert.Equal(0, (await i.LoginAsync(TargetHost.Initiator1, TargetHost.TargetIqn)).Class);
+        await using var d = await RawInitiator.ConnectAsync(host.Port);
+        Assert.Equal(0, (await d.LoginAsync(TargetHost.Initiator1, null)).Class);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var stop = host.DisposeAsync().AsTask();
+        var msg = await i.ReadAsync() ?? throw new IOException("closed");
+        Assert.Equal(IscsiOpcode.AsyncMessage, (IscsiOpcode)(msg.Bhs[0] & 0x3F));
+        await stop;
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(4), $"shutdown took {sw.Elapsed}");
+        Assert.True(await d.ClosedAsync(1000));
+    }
+}
