@@ -9,7 +9,9 @@ internal static partial class Native
     private const int FALLOC_FL_KEEP_SIZE = 0x01;
     private const int FALLOC_FL_PUNCH_HOLE = 0x02;
     private const int O_RDONLY = 0;
-    private const int O_DIRECTORY = 0x10000; // Linux x86-64 and arm64 share this value
+    // O_DIRECTORY differs by architecture: 0200000 on x86-64, 040000 on arm and arm64.
+    private static readonly int O_DIRECTORY =
+        RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x4000 : 0x10000;
     private const int O_CLOEXEC = 0x80000;
 
     [LibraryImport("libc", SetLastError = true)]
