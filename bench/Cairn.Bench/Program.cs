@@ -12,8 +12,10 @@ switch (args.Length > 0 ? args[0] : "")
         return ApiClonesBench.Run(rest);
     case "import":
         return ImportBench.Run(rest);
+    case "lun":
+        return LunBench.Run(rest);
     case "iscsi": return IscsiBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun> [options]");
         return 2;
 }
