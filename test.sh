@@ -8,14 +8,10 @@ dotnet build Cairn.slnx -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 dotnet test Cairn.slnx -c Release --no-build -nologo -v q --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 awk '
-  /(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+, +Skipped: +[0-9]+/ {
-    for (i = 1; i <= NF; i++) {
-      if ($i == "Failed:") { v = $(i+1); gsub(/,/, "", v); f += v }
-      if ($i == "Passed:") { v = $(i+1); gsub(/,/, "", v); p += v }
-      if ($i == "Skipped:") { v = $(i+1); gsub(/,/, "", v); s += v }
-    }
-    runs++
-  }
+  /^Total tests: *[0-9]+/ { runs++ }
+  /^ +Passed: +[0-9]+ *$/  { p += $2 }
+  /^ +Failed: +[0-9]+ *$/  { f += $2 }
+  /^ +Skipped: +[0-9]+ *$/ { s += $2 }
   END {
     if (runs == 0) { print "no test results found"; exit 1 }
     printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s

@@ -33,6 +33,9 @@ public static class ServerHost
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
         var http = CairnOptions.ParseEndpoint(options.Http, "http");
+        // Read straight into a buffer instead of a zero-byte wait first: halves receive calls per 128 KiB iSCSI write
+        // (measured with perf stat in bench `iscsi`), at the cost of a buffer per connection that is idle.
+        builder.WebHost.UseSockets(o => o.WaitForDataBeforeAllocatingBuffer = false);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
