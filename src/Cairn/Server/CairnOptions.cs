@@ -20,6 +20,13 @@ public sealed class CairnOptions
     /// <summary>Finished jobs are kept this many days.</summary>
     public int JobRetentionDays { get; set; } = 30;
 
+    /// <summary>
+    /// How iSCSI LUNs present their medium: <c>fixed</c> (default; volumes are fixed disks) or <c>removable</c>
+    /// (INQUIRY RMB=1, START STOP UNIT may eject/load, PREVENT ALLOW MEDIUM REMOVAL applies). <c>removable</c> exists
+    /// for conformance runs (libiscsi's PreventAllow/StartStopUnit tests skip on fixed media). <c>CAIRN_ISCSI_MEDIUM</c>.
+    /// </summary>
+    public string IscsiMedium { get; set; } = "fixed";
+
     /// <summary>TLS certificate (PEM) for the HTTP listener; with it, clients must present a certificate.</summary>
     public string? TlsCert { get; set; }
     public string? TlsKey { get; set; }
@@ -46,6 +53,7 @@ public sealed class CairnOptions
         ParseEndpoint(Iscsi, "iscsi");
         if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid("--data: empty directory");
         if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid("job concurrency must be between 1 and 256");
+        if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"iscsi medium: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid("--tls-cert and --tls-key go together");
         if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid("--client-ca needs --tls-cert and --tls-key");
     }

@@ -23,8 +23,11 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, IReadOnlyDictionary<int, LazyUnit>> _units = new(StringComparer.OrdinalIgnoreCase);
 
-    public IscsiBridge(TargetService targets, TargetRegistry registry, IVolumeEngine engine, ILogger<IscsiBridge> log)
+    private readonly bool _removable;
+
+    public IscsiBridge(TargetService targets, TargetRegistry registry, IVolumeEngine engine, ILogger<IscsiBridge> log, CairnOptions options)
     {
+        _removable = options.IscsiMedium == "removable";
         _targets = targets;
         _registry = registry;
         _engine = engine;
@@ -65,7 +68,7 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
                 {
                     if (units is not null) foreach (var u in units.Values) u.Dispose();
                     var lunNumbers = t.Luns.Select(l => (ulong)l.Lun).ToArray();
-                    units = t.Luns.ToDictionary(l => l.Lun, l => new LazyUnit(_engine, l, new ScsiBlockDeviceOptions { Lun = (ulong)l.Lun, ReportLuns = () => lunNumbers }));
+                    units = t.Luns.ToDictionary(l => l.Lun, l => new LazyUnit(_engine, l, new ScsiBlockDeviceOptions { Lun = (ulong)l.Lun, ReportLuns = () => lunNumbers, Removable = _removable }));
                     _units[t.Iqn] = units;
                 }
                 _registry.AddOrUpdate(new IscsiTarget
