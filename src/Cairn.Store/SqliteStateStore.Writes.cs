@@ -28,12 +28,15 @@ public sealed partial class SqliteStateStore
     public long ChangeSets => Interlocked.Read(ref _changeSets);
 
     /// <inheritdoc />
-    public Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default)
+    public Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default) => WriteAsync(changes, durable: true, ct);
+
+    /// <inheritdoc />
+    public Task WriteAsync(Action<IStateWriter> changes, bool durable, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (ct.IsCancellationRequested) return Task.FromCanceled(ct);
-        var request = new WriteRequest(changes);
+        var request = new WriteRequest(changes) { Durable = durable };
         if (ct.CanBeCanceled) request.WatchCancellation(ct);
         _queue.Enqueue(request);
         Drive(request);
@@ -110,6 +113,11 @@ public sealed partial class SqliteStateStore
         Exception? commitError = null;
         try
         {
+            // A group with no durable request commits without fsync (WAL, synchronous=NORMAL): the next durable commit
+            // or checkpoint carries it to disk. Only records that can be rebuilt after a crash are written this way.
+            bool durable = false;
+            foreach (var r in group) durable |= r.Durable;
+            _writer.SetDurable(durable);
             _writer.Begin();
             foreach (var request in group)
             {
@@ -151,6 +159,7 @@ public sealed partial class SqliteStateStore
         private int _state;
 
         public Action<IStateWriter> Changes { get; } = changes;
+        public bool Durable { get; init; } = true;
         public Exception? Error { get; set; }
         public Task Task => _tcs.Task;
 
@@ -188,6 +197,18 @@ public sealed partial class SqliteStateStore
         // everything else only. Bookkeeping follows savepoints and the transaction, so a rollback forgets it.
         private readonly Dictionary<string, (object? Request, object? Keys)> _rowHolds = [];
         private readonly List<(string Id, (object?, object?)? Holds)> _txHolds = [], _callerHolds = [];
+
+        private bool _durable = true;
+
+        /// <summary>Switches synchronous between FULL (fsync at commit) and NORMAL; only between transactions.</summary>
+        public void SetDurable(bool durable)
+        {
+            if (durable == _durable) return;
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+            cmd.ExecuteNonQuery();
+            _durable = durable;
+        }
 
         public void Begin()
         {

@@ -42,7 +42,7 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             ds = engine.CreateVolume(name, size, parents);
             var now = DateTimeOffset.UtcNow;
             var rec = new VolumeRecord(ds.Id, project, ds.Name, "available", ds.Size, now, now);
-            await WriteAsync(w => w.Put(rec), ct);
+            await WriteAsync(w => w.Put(rec), ct, derivable: project == AdminProject);
             return new VolumeView(ds, rec);
         }
     }
@@ -56,7 +56,7 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             var ds = engine.Clone(source, snapshot, target, parents);
             var now = DateTimeOffset.UtcNow;
             var rec = new VolumeRecord(ds.Id, project, ds.Name, "available", ds.Size, now, now);
-            await WriteAsync(w => w.Put(rec), ct);
+            await WriteAsync(w => w.Put(rec), ct, derivable: project == AdminProject);
             return new VolumeView(ds, rec);
         }
     }
@@ -69,7 +69,7 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             var volume = RequireRecord(dataset);
             var snap = engine.CreateSnapshot(dataset, snapshot);
             var now = DateTimeOffset.UtcNow;
-            await WriteAsync(w => w.Put(new SnapshotRecord(snap.Id, volume.Id, snap.Name, "available", snap.Size, now, now)), ct);
+            await WriteAsync(w => w.Put(new SnapshotRecord(snap.Id, volume.Id, snap.Name, "available", snap.Size, now, now)), ct, derivable: volume.Project == AdminProject);
             return snap;
         }
     }
@@ -84,7 +84,7 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
                 throw CairnException.Conflict($"snapshot {dataset}@{snapshot} is exported by target{(users.Count > 1 ? "s" : "")} {string.Join(", ", users)}");
             var snap = engine.GetSnapshot(dataset, snapshot) ?? throw CairnException.NotFound($"snapshot {dataset}@{snapshot} does not exist");
             engine.DestroySnapshot(dataset, snapshot);
-            await WriteAsync(w => w.DeleteSnapshot(snap.Id), ct);
+            await WriteAsync(w => w.DeleteSnapshot(snap.Id), ct, derivable: true);
         }
     }
 
@@ -111,7 +111,7 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             {
                 foreach (var s in snaps) w.DeleteSnapshot(s.Id);
                 foreach (var d in doomed) w.DeleteVolume(d.Id);
-            }, ct);
+            }, ct, derivable: true);
         }
     }
 
@@ -239,9 +239,11 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
         return store.GetVolume(ds.Id) ?? new VolumeRecord(ds.Id, AdminProject, ds.Name, "available", ds.Size, now, now);
     }
 
-    private Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct) =>
-        // The engine change is already durable: finish recording it even if the caller went away.
-        store.WriteAsync(changes, CancellationToken.None).WaitAsync(ct);
+    private Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct, bool derivable = false) =>
+        // The engine change is already durable: finish recording it even if the caller went away. Records that
+        // ReconcileAsync rebuilds from the engine alone (admin-project volumes and snapshots, deletions) need no sync
+        // of their own: after a crash the engine, which is durable, brings them back exactly.
+        store.WriteAsync(changes, durable: !derivable, CancellationToken.None).WaitAsync(ct);
 
     /// <summary>
     /// Brings the store in line with the engine after a start (possibly after a crash): the engine is the truth for

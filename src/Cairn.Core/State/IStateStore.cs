@@ -17,13 +17,19 @@ public interface IStateWriter
 
 /// <summary>
 /// The control plane's durable records (SQLite by default; PostgreSQL can follow). Reads are consistent
-/// snapshots; <see cref="WriteAsync"/> is one durable transaction, group-committed with concurrent writers,
+/// snapshots; WriteAsync is one durable transaction, group-committed with concurrent writers,
 /// durable when the task completes.
 /// </summary>
 public interface IStateStore : IDisposable
 {
     /// <summary>Applies <paramref name="changes"/> in one transaction; all or nothing; durable on completion.</summary>
     Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default);
+
+    /// <summary>
+    /// Like the two-argument WriteAsync; with <paramref name="durable"/> false the
+    /// commit may skip the sync (atomic, but a crash may lose it). Only for records that can be rebuilt after a crash.
+    /// </summary>
+    Task WriteAsync(Action<IStateWriter> changes, bool durable, CancellationToken ct = default) => WriteAsync(changes, ct);
 
     VolumeRecord? GetVolume(Guid id);
     VolumeRecord? FindVolume(string name);
