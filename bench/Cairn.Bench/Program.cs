@@ -16,6 +16,6 @@ switch (args.Length > 0 ? args[0] : "")
         return LunBench.Run(rest);
     case "iscsi": return IscsiBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|iscsi> [options]");
         return 2;
 }
