@@ -75,7 +75,14 @@ public sealed partial class IscsiConnection
                     try { u.Reset(_nexus, true); }
                     catch (Exception ex) when (ex is not OutOfMemoryException) { Log.UnitFailed(_log, ex, TargetName, n); response = 255; }
                 }
-                if (function == 7) _closeAfterFlush = true; // cold reset drops the connections (§11.5.1)
+                if (function == 7)
+                {
+                    // RFC 7143 §11.5.1: on a cold reset the target closes all of its TCP connections to all initiators
+                    // of this target, not just the one that asked (libiscsi's PreventAllow.2ITNexuses relies on it).
+                    _closeAfterFlush = true;
+                    foreach (var other in _registry.SessionsOf(TargetName))
+                        if (!ReferenceEquals(other, this)) other.End(SessionEndReason.TargetColdReset);
+                }
                 break;
             case 8: // TASK REASSIGN needs ERL 2
                 response = 4;

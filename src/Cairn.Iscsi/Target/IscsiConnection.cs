@@ -182,7 +182,7 @@ public sealed partial class IscsiConnection : IIscsiSession
     private bool HandleEndRequest()
     {
         var reason = (SessionEndReason)_endReason;
-        if (!_fullFeature || reason == SessionEndReason.Reinstated || _session is null) return true;
+        if (!_fullFeature || reason is SessionEndReason.Reinstated or SessionEndReason.TargetColdReset || _session is null) return true;
         if (!_logoutRequested)
         {
             // RFC 7143 §11.9.1 AsyncEvent 1: the target requests logout within Parameter3 seconds.

@@ -58,6 +58,8 @@ public enum SessionEndReason
     Reinstated,
     /// <summary>The server is stopping.</summary>
     Shutdown,
+    /// <summary>A TARGET COLD RESET: every connection to the target is closed at once (RFC 7143 §11.5.1).</summary>
+    TargetColdReset,
 }
 
 /// <summary>A live session as the registry sees it.</summary>
