@@ -17,8 +17,9 @@ internal static class VolumeData
     private const int Block = 4096;
     private const int Window = 1 << 20;
 
-    public static async Task<IResult> ImportAsync(string name, bool? parents, HttpContext ctx, VolumeService svc, CancellationToken ct)
+    public static async Task<IResult> ImportAsync(string name, bool? parents, HttpContext ctx, VolumeService svc, ILogger<VolumeService> log, CancellationToken ct)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         Names.ValidateDataset(name);
         if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
         var reader = ctx.Request.BodyReader;
@@ -56,7 +57,10 @@ internal static class VolumeData
         {
             using var dev = svc.Engine.Open(name);
             written = sparse ? await ImportSparseAsync(reader, dev, size, ct) : await ImportRawAsync(reader, dev, size, ct);
+            var beforeFlush = System.Diagnostics.Stopwatch.GetTimestamp();
             dev.Flush();
+            log.LogInformation("Imported {Name}: {Written} bytes stored of {Size} in {Seconds:F3} s (flush {Flush:F3} s)", name, written, size,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(beforeFlush).TotalSeconds);
         }
         catch when (created)
         {
@@ -69,6 +73,29 @@ internal static class VolumeData
     }
 
     private static async Task<long> ImportSparseAsync(PipeReader reader, IBlockDevice dev, long size, CancellationToken ct)
+    {
+        var staging = ArrayPool<byte>.Shared.Rent(Window);
+        try { return await ImportSparseAsync(reader, dev, size, staging, ct); }
+        finally { ArrayPool<byte>.Shared.Return(staging); }
+    }
+
+    /// <summary>Copies exactly <paramref name="dst"/>.Length bytes from the body as they arrive.</summary>
+    private static async ValueTask FillAsync(PipeReader reader, Memory<byte> dst, string where, CancellationToken ct)
+    {
+        int got = 0;
+        while (got < dst.Length)
+        {
+            var r = await reader.ReadAsync(ct);
+            var buf = r.Buffer;
+            var take = (int)Math.Min(buf.Length, dst.Length - got);
+            buf.Slice(0, take).CopyTo(dst.Span[got..]);
+            got += take;
+            reader.AdvanceTo(buf.GetPosition(take));
+            if (take == 0 && r.IsCompleted) throw CairnException.Invalid($"image stream is truncated {where}");
+        }
+    }
+
+    private static async Task<long> ImportSparseAsync(PipeReader reader, IBlockDevice dev, long size, byte[] staging, CancellationToken ct)
     {
         long written = 0, next = 0;
         var hdr = new byte[SparseStream.RecordHeaderSize];
@@ -84,21 +111,15 @@ internal static class VolumeData
                 throw CairnException.Invalid($"bad record in image stream at offset {offset} (length {length}): records must be 512-byte aligned and at most {SparseStream.MaxRecordLength} bytes");
             if ((long)offset < next || (long)offset + length > ((size + 511) & ~511L))
                 throw CairnException.Invalid($"bad record in image stream at offset {offset}: out of order or beyond the image size");
-            var data = await reader.ReadAtLeastAsync((int)length, ct);
-            if (data.Buffer.Length < length) throw CairnException.Invalid("image stream is truncated inside a record");
-            var slice = data.Buffer.Slice(0, length);
-            if (slice.IsSingleSegment) dev.Write((long)offset, slice.FirstSpan, fua: false);
-            else
+            // Copy the record out as it arrives, in pieces of at most one window: waiting for a whole record in the
+            // pipe fights Kestrel's request buffer limit (1 MB) and stalls the sender.
+            for (long done = 0; done < length;)
             {
-                var tmp = ArrayPool<byte>.Shared.Rent((int)length);
-                try
-                {
-                    slice.CopyTo(tmp);
-                    dev.Write((long)offset, tmp.AsSpan(0, (int)length), fua: false);
-                }
-                finally { ArrayPool<byte>.Shared.Return(tmp); }
+                int n = (int)Math.Min(Window, length - done);
+                await FillAsync(reader, staging.AsMemory(0, n), "inside a record", ct);
+                dev.Write((long)offset + done, staging.AsSpan(0, n), fua: false);
+                done += n;
             }
-            reader.AdvanceTo(slice.End);
             written += length;
             next = (long)offset + length;
         }
@@ -113,10 +134,7 @@ internal static class VolumeData
             while (pos < size)
             {
                 int want = (int)Math.Min(Window, size - pos);
-                var r = await reader.ReadAtLeastAsync(want, ct);
-                if (r.Buffer.Length < want) throw CairnException.Invalid($"body ended after {pos + r.Buffer.Length} of {size} bytes");
-                r.Buffer.Slice(0, want).CopyTo(buf);
-                reader.AdvanceTo(r.Buffer.GetPosition(want));
+                await FillAsync(reader, buf.AsMemory(0, want), $"after {pos} of {size} bytes", ct);
                 int len = want;
                 if (len % 512 != 0)
                 {
