@@ -124,9 +124,22 @@ internal sealed class Layer
         }
     }
 
+    /// <summary>
+    /// Largest single pwrite. Copying a big buffer into the page cache in one call runs out of the CPU caches: on the
+    /// reference VM 512 MiB took 1.18 s as 1 MiB pwrites and 0.16 s as 128 KiB ones (cp uses 128 KiB too).
+    /// </summary>
+    private const int MaxWrite = 128 * 1024;
+
     public void WriteAt(long offset, ReadOnlySpan<byte> src)
     {
-        RandomAccess.Write(DataFile(), src, offset);
+        var h = DataFile();
+        while (src.Length > MaxWrite)
+        {
+            RandomAccess.Write(h, src[..MaxWrite], offset);
+            src = src[MaxWrite..];
+            offset += MaxWrite;
+        }
+        RandomAccess.Write(h, src, offset);
         // Set after the write and before the map bit: a flush that sees the bit also sees this flag (or an earlier
         // flush already synced the data).
         Volatile.Write(ref _dataDirty, 1);
