@@ -96,12 +96,13 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             var ds = engine.Get(name) ?? throw CairnException.NotFound($"volume {name} does not exist");
             // Everything that goes away with it: the dataset, children (recursive folders) and their snapshots.
             var doomed = recursive ? engine.List(name) : [ds];
-            var snaps = doomed.SelectMany(d => engine.ListSnapshots(d.Name)).ToList();
+            var snapsOf = doomed.ToDictionary(d => d.Name, d => engine.ListSnapshots(d.Name));
+            var snaps = snapsOf.Values.SelectMany(x => x).ToList();
             if (TargetsUsing is { } using_)
             {
                 foreach (var d in doomed)
                 {
-                    var users = using_(d.Name).Concat(engine.ListSnapshots(d.Name).SelectMany(s => using_(s.FullName))).Distinct().ToList();
+                    var users = using_(d.Name).Concat(snapsOf[d.Name].SelectMany(s => using_(s.FullName))).Distinct().ToList();
                     if (users.Count > 0)
                         throw CairnException.Conflict($"volume {d.Name} is exported by target{(users.Count > 1 ? "s" : "")} {string.Join(", ", users)}; delete the target first");
                 }
@@ -161,18 +162,21 @@ public sealed class VolumeService(IVolumeEngine engine, IStateStore store, ILogg
             for (int i = 0; i < results.Length; i++)
             {
                 var (op, err) = (results[i].Op, results[i].Error);
+                bool retried = false;
                 if (err is not null)
                 {
-                    if (AlreadyDone(op, err)) results[i] = results[i] with { Error = null };
-                    else continue;
+                    if (!AlreadyDone(op, err)) continue;
+                    results[i] = results[i] with { Error = null };
+                    retried = true;
                 }
+                // Only an op a crashed run already did can have a record to keep; fresh ones skip the store read.
                 switch (op)
                 {
                     case EngineOp.CreateVolume c when engine.Get(c.Name) is { } d:
-                        puts.Add(store.GetVolume(d.Id) ?? new VolumeRecord(d.Id, project, d.Name, "available", d.Size, now, now));
+                        puts.Add((retried ? store.GetVolume(d.Id) : null) ?? new VolumeRecord(d.Id, project, d.Name, "available", d.Size, now, now));
                         break;
                     case EngineOp.CloneSnapshot c when engine.Get(c.Target) is { } d:
-                        puts.Add(store.GetVolume(d.Id) ?? new VolumeRecord(d.Id, project, d.Name, "available", d.Size, now, now));
+                        puts.Add((retried ? store.GetVolume(d.Id) : null) ?? new VolumeRecord(d.Id, project, d.Name, "available", d.Size, now, now));
                         break;
                     case EngineOp.CreateSnapshot s when engine.GetSnapshot(s.Dataset, s.Name) is { } sn && engine.Get(s.Dataset) is { } vol:
                         snapPuts.Add(new SnapshotRecord(sn.Id, vol.Id, sn.Name, "available", sn.Size, now, now));

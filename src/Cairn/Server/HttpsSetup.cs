@@ -30,6 +30,8 @@ internal static class HttpsSetup
             throw CairnException.Invalid("--client-allow needs --client-ca (the CA that client certificates must chain to)");
         if (options.TlsCert is null)
         {
+            // HTTP/2 needs TLS (ALPN); offering it on plaintext only earned a warning at every start.
+            lo.Protocols = HttpProtocols.Http1;
             if (!loopback)
                 throw CairnException.Invalid($"--http {options.Http}: without TLS the API listens on loopback only (e.g. 127.0.0.1:8776); " +
                     "to listen on another address give --tls-cert, --tls-key, --client-ca and --client-allow");
