@@ -45,12 +45,18 @@ internal sealed class ServerProcess : IDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    /// <summary>Runs the real CLI and returns its wall time.</summary>
-    public TimeSpan Cli(params string[] args)
+    /// <summary>The server's Unix socket, as the CLI names it.</summary>
+    public string Socket => "unix:" + Path.Combine(DataDir, "cairn.sock");
+
+    /// <summary>Runs the real CLI against the HTTP listener and returns its wall time.</summary>
+    public TimeSpan Cli(params string[] args) => CliVia(Url, args);
+
+    /// <summary>Runs the real CLI against <paramref name="server"/> (a URL or <see cref="Socket"/>) and returns its wall time.</summary>
+    public TimeSpan CliVia(string server, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(CairnDll);
-        foreach (var a in args.Concat(["--server", Url])) psi.ArgumentList.Add(a);
+        foreach (var a in args.Concat(["--server", server])) psi.ArgumentList.Add(a);
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();

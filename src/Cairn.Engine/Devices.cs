@@ -87,14 +87,18 @@ internal sealed class VolumeDevice(EmbeddedEngine engine, Dataset ds) : IBlockDe
         if (fua) Flush();
     }
 
-    public void Flush()
+    public void Flush() => Flush(sync: true);
+
+    public void Checkpoint() => Flush(sync: false);
+
+    private void Flush(bool sync)
     {
         Check();
         var top = Volatile.Read(ref ds.View)!.Top;
-        top.Flush();
+        top.Flush(sync);
         // A snapshot that froze the previous top may still be making it durable: wait for it (its lock) and check.
-        for (var l = top.Parent; l is not null && l.Owner == ds.Key && !l.Sealed; l = l.Parent) l.Flush();
-        engine.EnsureCommitted();
+        for (var l = top.Parent; l is not null && l.Owner == ds.Key && !l.Sealed; l = l.Parent) l.Flush(sync);
+        if (sync) engine.EnsureCommitted();
     }
 
     public void WriteZeroes(long offset, long length, bool unmap) => Zero(offset, length);

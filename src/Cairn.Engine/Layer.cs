@@ -38,6 +38,8 @@ internal sealed class Layer
     private int _dataDirty;
     private readonly bool _fresh; // created in this process: no files to look for
     private bool _dataDirSync;
+    private bool _logUnsynced; // records written by Flush(sync: false) and not yet synced
+    private bool _logDirSync;  // the log file was created and its directory entry not yet synced
     private bool _closed;
 
     public Layer(long id, Layer? parent, long owner, string dir, bool durable, bool isNew)
@@ -157,20 +159,28 @@ internal sealed class Layer
     /// Makes every write and map change made before the call durable: fdatasync the data, then append the changed
     /// map pages to the log and sync it. Data first, so a durable map bit never points at unsynced data.
     /// </summary>
-    public void Flush()
+    public void Flush() => Flush(sync: true);
+
+    /// <summary>
+    /// With <paramref name="sync"/> false, only hands the changed map pages to the operating system (a write to the
+    /// log, no fsync): they survive a crash of this process, since the page cache does, but not of the machine. A
+    /// later <c>Flush()</c> makes them and the data durable.
+    /// </summary>
+    public void Flush(bool sync)
     {
         var map = _map;
         if (map is null) return; // never loaded: nothing changed since open
         lock (_flush)
         {
             if (_closed) return;
+            bool durable = _durable && sync;
             List<(long Index, ulong[] State)>? records = null;
             while (map.DirtyPages.TryDequeue(out var page))
             {
                 Interlocked.Exchange(ref page.Dirty, 0);
                 (records ??= []).Add((page.Index, Copy(page)));
             }
-            bool compact = records is not null && _logLength > (1 << 20) &&
+            bool compact = sync && records is not null && _logLength > (1 << 20) &&
                            _logLength > 4L * MapLog.RecordSize * CountPages(map);
             if (compact)
             {
@@ -179,20 +189,35 @@ internal sealed class Layer
             }
 
             // Copies are taken before the data sync: every bit in them was set after its data write returned.
-            if (Interlocked.Exchange(ref _dataDirty, 0) == 1 && _data is { } data && _durable) Native.DataSync(data);
-            if (_dataDirSync)
+            if (durable)
             {
-                if (_durable) Native.SyncDirectory(_dir);
+                if (Interlocked.Exchange(ref _dataDirty, 0) == 1 && _data is { } data) Native.DataSync(data);
+                if (_dataDirSync) Native.SyncDirectory(_dir);
                 _dataDirSync = false;
             }
-            if (records is null) return;
+            else if (!_durable)
+            {
+                _dataDirty = 0;
+                _dataDirSync = false;
+            }
+            if (records is null)
+            {
+                // Records an earlier unsynced flush wrote: make them durable now that their data is.
+                if (durable && _logUnsynced && _log is { } log)
+                {
+                    Native.DataSync(log);
+                    if (_logDirSync) Native.SyncDirectory(_dir);
+                    _logUnsynced = _logDirSync = false;
+                }
+                return;
+            }
 
             var buf = new byte[records.Count * MapLog.RecordSize];
             for (int i = 0; i < records.Count; i++)
                 MapLog.Encode(records[i].Index, records[i].State, buf.AsSpan(i * MapLog.RecordSize, MapLog.RecordSize));
 
             if (compact) Rewrite(buf);
-            else Append(buf);
+            else Append(buf, durable);
         }
     }
 
@@ -211,22 +236,23 @@ internal sealed class Layer
         return n;
     }
 
-    private void Append(byte[] buf)
+    private void Append(byte[] buf, bool durable)
     {
-        bool created = false;
         if (_log is null)
         {
             _log = File.OpenHandle(MapPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
             _logLength = RandomAccess.GetLength(_log);
-            created = true;
+            _logDirSync = _durable;
         }
         RandomAccess.Write(_log, buf, _logLength);
-        if (_durable)
+        _logLength += buf.Length;
+        if (durable)
         {
             Native.DataSync(_log);
-            if (created) Native.SyncDirectory(_dir);
+            if (_logDirSync) Native.SyncDirectory(_dir);
+            _logUnsynced = _logDirSync = false;
         }
-        _logLength += buf.Length;
+        else if (_durable) _logUnsynced = true;
     }
 
     private void Rewrite(byte[] buf)
@@ -242,6 +268,7 @@ internal sealed class Layer
         if (_durable) Native.SyncDirectory(_dir);
         _log = File.OpenHandle(MapPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
         _logLength = buf.Length;
+        _logUnsynced = _logDirSync = false;
     }
 
     /// <summary>Closes the files (engine shutdown or layer destruction).</summary>

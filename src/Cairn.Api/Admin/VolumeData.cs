@@ -4,6 +4,7 @@ using Cairn.Core;
 using Cairn.Core.Services;
 using Cairn.Core.Storage;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Api.Admin;
 
@@ -18,15 +19,24 @@ internal static class VolumeData
     // 128 KiB pieces: big copies through the page cache run out of the CPU caches (see Layer.MaxWrite).
     private const int Window = 128 * 1024;
 
-    public static async Task<IResult> ImportAsync(string name, bool? parents, HttpContext ctx, VolumeService svc, ILogger<VolumeService> log, CancellationToken ct)
+    private sealed record LocalFileRequest(string? Path);
+
+    public static async Task<IResult> ImportAsync(string name, bool? parents, bool? sync, HttpContext ctx, VolumeService svc, ILogger<VolumeService> log, CancellationToken ct)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         Names.ValidateDataset(name);
         if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
         var reader = ctx.Request.BodyReader;
-        bool sparse = ctx.Request.ContentType?.StartsWith(SparseStream.MediaType, StringComparison.OrdinalIgnoreCase) == true;
+        var contentType = ctx.Request.ContentType ?? "";
+        bool sparse = contentType.StartsWith(SparseStream.MediaType, StringComparison.OrdinalIgnoreCase);
+        bool local = contentType.StartsWith(SparseStream.LocalFileMediaType, StringComparison.OrdinalIgnoreCase);
         long size;
-        if (sparse)
+        SafeFileHandle? file = null;
+        if (local)
+        {
+            (file, size) = await OpenLocalFileAsync(ctx, ct);
+        }
+        else if (sparse)
         {
             var head = await reader.ReadAtLeastAsync(SparseStream.HeaderSize, ct);
             var hb = new byte[SparseStream.HeaderSize];
@@ -39,6 +49,7 @@ internal static class VolumeData
         {
             size = ctx.Request.ContentLength ?? throw CairnException.Invalid("a raw import needs a Content-Length");
         }
+        using var fileLease = file;
         if (size <= 0) throw CairnException.Invalid("the image is empty");
         var volumeSize = (size + 511) & ~511L;
 
@@ -54,23 +65,141 @@ internal static class VolumeData
             throw CairnException.Invalid($"volume {name} ({existing.Dataset.Size} bytes) is smaller than the image ({size} bytes); resize it first");
 
         long written = 0;
+        var dev = svc.Engine.Open(name);
+        bool durable = sync ?? false;
         try
         {
-            using var dev = svc.Engine.Open(name);
-            written = sparse ? await ImportSparseAsync(reader, dev, size, ct) : await ImportRawAsync(reader, dev, size, ct);
-            var beforeFlush = System.Diagnostics.Stopwatch.GetTimestamp();
-            dev.Flush();
-            log.LogInformation("Imported {Name}: {Written} bytes stored of {Size} in {Seconds:F3} s (flush {Flush:F3} s)", name, written, size,
-                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(beforeFlush).TotalSeconds);
+            written = file is not null ? await ImportFileAsync(file, size, dev, ct)
+                : sparse ? await ImportSparseAsync(reader, dev, size, ct) : await ImportRawAsync(reader, dev, size, ct);
+            // Acknowledged means it survives kill -9 of the server: the map reaches the page cache. Stable storage
+            // follows right after in the background, or before the answer with ?sync=true.
+            if (durable) dev.Flush();
+            else dev.Checkpoint();
+            log.LogInformation("Imported {Name} from {Source}: {Written} bytes stored of {Size} in {Seconds:F3} s{Durable}", name,
+                local ? "a server-side file" : "a stream", written, size, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, durable ? ", synced" : "");
         }
         catch when (created)
         {
+            dev.Dispose();
             // A failed import into a volume it created leaves nothing behind.
             try { await svc.DestroyAsync(name, recursive: false, CancellationToken.None); } catch (CairnException) { }
             throw;
         }
+        catch
+        {
+            dev.Dispose();
+            throw;
+        }
+        if (durable) dev.Dispose();
+        else _ = Task.Run(() => FlushInBackground(dev, name, log), CancellationToken.None);
         var v = svc.Get(name)!;
-        return Results.Json(new { volume = VolumeDto.From(v), image_size = size, written, created }, Json.Options, statusCode: created ? 201 : 200);
+        return Results.Json(new { volume = VolumeDto.From(v), image_size = size, written, created, synced = durable }, Json.Options, statusCode: created ? 201 : 200);
+    }
+
+    private static void FlushInBackground(IBlockDevice dev, string name, ILogger log)
+    {
+        using (dev)
+        {
+            try { dev.Flush(); }
+            // Destroyed or shut down meanwhile: nothing left to make durable.
+            catch (Exception e) when (e is CairnException or ObjectDisposedException) { log.LogDebug("Background flush of {Name} skipped: {Reason}", name, e.Message); }
+            catch (IOException e) { log.LogError("Background flush of imported volume {Name} failed: {Reason}", name, e.Message); }
+        }
+    }
+
+    /// <summary>Opens the file a local peer names; anyone else is refused, and only regular files are read.</summary>
+    private static async Task<(SafeFileHandle File, long Size)> OpenLocalFileAsync(HttpContext ctx, CancellationToken ct)
+    {
+        if (!LocalPeer.MayReadServerFiles(ctx))
+            throw new CairnException(ErrorKind.Forbidden,
+                "an import from a server-side file is only accepted on the server's Unix socket, from its own user or root; stream the image instead");
+        var body = await Json.ReadAsync<LocalFileRequest>(ctx.Request, ct);
+        var path = body.Path;
+        if (string.IsNullOrEmpty(path) || !Path.IsPathFullyQualified(path)) throw CairnException.Invalid("path: an absolute file path is required");
+        if (!File.Exists(path)) throw CairnException.Invalid($"path: {path} is not a regular file");
+        try
+        {
+            var fh = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan);
+            return (fh, RandomAccess.GetLength(fh));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CairnException.Invalid($"path: cannot read {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Copies a file's non-zero blocks into the device on a few threads, a 1 MiB chunk at a time: holes are skipped
+    /// unread, zero blocks are read but not stored.
+    /// </summary>
+    private static async Task<long> ImportFileAsync(SafeFileHandle file, long size, IBlockDevice dev, CancellationToken ct)
+    {
+        const long chunk = 1 << 20;
+        var chunks = new List<ByteRange>();
+        foreach (var r in SparseFile.DataRegions(file, size))
+        {
+            for (long p = r.Offset & ~(long)(Block - 1); p < r.End; p += chunk) chunks.Add(new ByteRange(p, Math.Min(chunk, r.End - p)));
+        }
+        int next = -1;
+        long written = 0;
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        void Work()
+        {
+            var buf = ArrayPool<byte>.Shared.Rent(Window);
+            try
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < chunks.Count)
+                {
+                    failed.Token.ThrowIfCancellationRequested();
+                    var c = chunks[i];
+                    for (long pos = c.Offset; pos < c.End; pos += Window)
+                    {
+                        int want = (int)Math.Min(Window, c.End - pos);
+                        var span = buf.AsSpan(0, want);
+                        for (int got = 0; got < want;)
+                        {
+                            int n = RandomAccess.Read(file, span[got..], pos + got);
+                            if (n <= 0) throw CairnException.Conflict($"the file shrank during the import (at byte {pos + got} of {size})");
+                            got += n;
+                        }
+                        Interlocked.Add(ref written, StoreNonZero(dev, pos, buf, want));
+                    }
+                }
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+            finally { ArrayPool<byte>.Shared.Return(buf); }
+        }
+        int workers = Math.Clamp(Environment.ProcessorCount, 1, 4);
+        var tasks = new Task[workers];
+        for (int w = 0; w < workers; w++) tasks[w] = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try { await Task.WhenAll(tasks); }
+        catch
+        {
+            // Report the worker that failed, not the others it stopped.
+            var cause = tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException);
+            if (cause is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+            throw;
+        }
+        return Interlocked.Read(ref written);
+    }
+
+    /// <summary>Writes the non-zero blocks of <c>buf[0..length)</c> (padded to a sector) at <paramref name="pos"/>.</summary>
+    private static long StoreNonZero(IBlockDevice dev, long pos, byte[] buf, int length)
+    {
+        if (length % 512 != 0)
+        {
+            var padded = (length + 511) & ~511;
+            buf.AsSpan(length, padded - length).Clear();
+            length = padded;
+        }
+        long stored = 0;
+        SparseStream.ForEachNonZeroRun(pos, buf.AsSpan(0, length), Block, (o, d) => { dev.Write(o, d, fua: false); stored += d.Length; });
+        return stored;
     }
 
     private static async Task<long> ImportSparseAsync(PipeReader reader, IBlockDevice dev, long size, CancellationToken ct)
@@ -136,15 +265,7 @@ internal static class VolumeData
             {
                 int want = (int)Math.Min(Window, size - pos);
                 await FillAsync(reader, buf.AsMemory(0, want), $"after {pos} of {size} bytes", ct);
-                int len = want;
-                if (len % 512 != 0)
-                {
-                    var padded = (len + 511) & ~511;
-                    buf.AsSpan(len, padded - len).Clear();
-                    len = padded;
-                }
-                var at = pos;
-                SparseStream.ForEachNonZeroRun(at, buf.AsSpan(0, len), Block, (o, d) => { dev.Write(o, d, fua: false); written += d.Length; });
+                written += StoreNonZero(dev, pos, buf, want);
                 pos += want;
             }
             return written;

@@ -37,6 +37,13 @@ public interface IBlockDevice : IDisposable
     /// <summary>Makes every write acknowledged before this call durable.</summary>
     void Flush();
 
+    /// <summary>
+    /// Makes every write acknowledged before this call survive a crash of this process (kill -9), though not of the
+    /// machine: it reaches the operating system's cache without waiting for stable storage. Cheaper than
+    /// <see cref="Flush"/>, which a device may always do instead.
+    /// </summary>
+    void Checkpoint() => Flush();
+
     /// <summary>Makes the range read as zeros. With <paramref name="unmap"/> the space may be freed.</summary>
     void WriteZeroes(long offset, long length, bool unmap);
 

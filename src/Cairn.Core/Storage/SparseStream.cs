@@ -17,6 +17,9 @@ namespace Cairn.Core.Storage;
 public static class SparseStream
 {
     public const string MediaType = "application/vnd.cairn.sparse";
+
+    /// <summary>Body type of an import that names a file on the server's host (<c>{"path": …}</c>) instead of sending it.</summary>
+    public const string LocalFileMediaType = "application/vnd.cairn.local-file+json";
     public const int HeaderSize = 16;
     public const int RecordHeaderSize = 12;
     public const ulong EndMarker = ulong.MaxValue;

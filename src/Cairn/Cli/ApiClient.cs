@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -13,17 +14,57 @@ internal sealed class ApiClient : IDisposable
     private readonly HttpClient _http;
     public Uri BaseAddress { get; }
 
+    /// <summary>The server's Unix socket when talking over one (a local server): it may read files named to it.</summary>
+    public string? SocketPath { get; }
+
+    private string Endpoint => SocketPath is null ? BaseAddress.ToString() : "unix:" + SocketPath;
+
+    /// <summary>
+    /// <paramref name="server"/>, else <c>$CAIRN_SERVER</c>, else the socket of a local server (<c>$CAIRN_SOCKET</c>, or
+    /// <c>cairn.sock</c> in <c>$CAIRN_DATA</c> or <c>./cairn-data</c>) when it exists, else http://127.0.0.1:8776.
+    /// <c>unix:PATH</c> names a socket.
+    /// </summary>
     public ApiClient(string? server)
     {
-        var url = server ?? Environment.GetEnvironmentVariable("CAIRN_SERVER") ?? "http://127.0.0.1:8776";
+        var url = server ?? Environment.GetEnvironmentVariable("CAIRN_SERVER") ?? LocalSocket() ?? "http://127.0.0.1:8776";
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (url.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            var socket = url["unix:".Length..];
+            if (socket.Length == 0) throw new CliError($"invalid server '{url}': unix: needs a socket path");
+            SocketPath = System.IO.Path.GetFullPath(socket);
+            var endpoint = new UnixDomainSocketEndPoint(SocketPath);
+            handler.ConnectCallback = async (_, ct) =>
+            {
+                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await s.ConnectAsync(endpoint, ct);
+                    return new NetworkStream(s, ownsSocket: true);
+                }
+                catch
+                {
+                    s.Dispose();
+                    throw;
+                }
+            };
+            url = "http://localhost";
+        }
         if (!Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
             throw new CliError($"invalid server URL '{url}'");
         BaseAddress = uri;
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        _http = new HttpClient(handler)
         {
             BaseAddress = uri,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+    }
+
+    private static string? LocalSocket()
+    {
+        var path = Environment.GetEnvironmentVariable("CAIRN_SOCKET") is { Length: > 0 } s && s != "none" ? s
+            : System.IO.Path.Combine(Environment.GetEnvironmentVariable("CAIRN_DATA") ?? "./cairn-data", "cairn.sock");
+        return File.Exists(path) ? "unix:" + path : null;
     }
 
     public static string Path(string name) => string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
@@ -52,7 +93,7 @@ internal sealed class ApiClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new CliError($"cannot reach the Cairn server at {BaseAddress} ({ex.Message.TrimEnd('.')}); is 'cairn serve' running?");
+            throw new CliError($"cannot reach the Cairn server at {Endpoint} ({ex.Message.TrimEnd('.')}); is 'cairn serve' running?");
         }
         if (resp.IsSuccessStatusCode) return resp;
         using (resp)

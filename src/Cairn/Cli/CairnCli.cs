@@ -29,12 +29,13 @@ internal static class CairnCli
         var data = new Option<string?>("--data") { Description = "Data directory (default ./cairn-data; $CAIRN_DATA)" };
         var http = new Option<string?>("--http") { Description = "HTTP listen ADDR:PORT (default 127.0.0.1:8776; $CAIRN_HTTP)" };
         var iscsi = new Option<string?>("--iscsi") { Description = "iSCSI listen ADDR:PORT (default 127.0.0.1:3260; $CAIRN_ISCSI)" };
+        var socket = new Option<string?>("--socket") { Description = "Unix socket for local clients (default DATA/cairn.sock, 'none' for no socket; $CAIRN_SOCKET)" };
         var config = new Option<string?>("--config") { Description = "JSON config file ($CAIRN_CONFIG)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate (PEM) for the HTTP listener" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "TLS private key (PEM)" };
         var clientCa = new Option<string?>("--client-ca") { Description = "CA (PEM) that client certificates must chain to" };
         var clientAllow = new Option<string?>("--client-allow") { Description = "Allowed client certificate subjects or SHA-256 fingerprints, comma-separated" };
-        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, config, tlsCert, tlsKey, clientCa, clientAllow };
+        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow };
         serve.SetAction(async (pr, ct) =>
         {
             try
@@ -52,6 +53,7 @@ internal static class CairnCli
                 Put("Data", pr.GetValue(data));
                 Put("Http", pr.GetValue(http));
                 Put("Iscsi", pr.GetValue(iscsi));
+                Put("Socket", pr.GetValue(socket));
                 Put("TlsCert", pr.GetValue(tlsCert));
                 Put("TlsKey", pr.GetValue(tlsKey));
                 Put("ClientCa", pr.GetValue(clientCa));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Storage;
@@ -9,7 +10,9 @@ namespace Cairn.Cli;
 /// <summary>The client commands: each talks to the server's admin API.</summary>
 internal static class Commands
 {
-    public static readonly Option<string?> Server = new("--server") { Description = "Server URL (default $CAIRN_SERVER or http://127.0.0.1:8776)", Recursive = true };
+    private static string Bool(bool b) => b ? "true" : "false";
+
+    public static readonly Option<string?> Server = new("--server") { Description = "Server URL or unix:SOCKET (default $CAIRN_SERVER, else a local server's socket, else http://127.0.0.1:8776)", Recursive = true };
     public static readonly Option<bool> JsonOut = new("--json") { Description = "Print JSON for scripts", Recursive = true };
 
     /// <summary>Wraps an action: one-line error and a non-zero exit code on any failure.</summary>
@@ -61,16 +64,18 @@ internal static class Commands
         });
 
         var file = new Argument<string>("FILE") { Description = "Raw image file" };
-        var import = new Command("import", "Import a raw image into a volume (created sized to the file if absent); zero blocks are not stored") { name, file, parents };
+        var sync = new Option<bool>("--sync") { Description = "Return only once the image is on stable storage (default: once it survives a crash of the server; stable storage follows in the background)" };
+        var import = new Command("import", "Import a raw image into a volume (created sized to the file if absent); zero blocks are not stored") { name, file, parents, sync };
         import.Handle(async (pr, api, ct) =>
         {
             var path = pr.GetValue(file)!;
             if (!File.Exists(path)) throw new CliError($"file {path} does not exist");
-            var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={(pr.GetValue(parents) ? "true" : "false")}";
-            using var req = new HttpRequestMessage(HttpMethod.Put, url)
-            {
-                Content = new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed(),
-            };
+            var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
+            // A local server reads the file itself (no copy through a socket); a remote one gets it streamed.
+            HttpContent content = api.SocketPath is not null
+                ? new StringContent(JsonSerializer.Serialize(new { path = Path.GetFullPath(path) }), System.Text.Encoding.UTF8, SparseStream.LocalFileMediaType)
+                : new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed();
+            using var req = new HttpRequestMessage(HttpMethod.Put, url) { Content = content };
             using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
             var n = JsonNode.Parse(await resp.Content.ReadAsStringAsync(ct));
             if (pr.GetValue(JsonOut)) Output.Json(n);

@@ -1,42 +1,14 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using Cairn.Core.Storage;
-using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Cli;
 
 /// <summary>Client side of import/export: reads a file skipping its holes and zero blocks, writes one keeping holes.</summary>
-internal static partial class Images
+internal static class Images
 {
     // 128 KiB pieces: big copies through the page cache run out of the CPU caches (see Layer.MaxWrite).
     private const int Window = 128 * 1024;
     private const int Block = 4096;
-    private const int SeekData = 3, SeekHole = 4;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long lseek(int fd, long offset, int whence);
-
-    /// <summary>Data regions of a file (SEEK_DATA/SEEK_HOLE), or the whole file where the filesystem can't tell.</summary>
-    public static IEnumerable<(long Offset, long Length)> DataRegions(SafeFileHandle fh, long size)
-    {
-        var fd = (int)fh.DangerousGetHandle();
-        long pos = 0;
-        while (pos < size)
-        {
-            var data = lseek(fd, pos, SeekData);
-            if (data < 0)
-            {
-                // ENXIO: no more data. EINVAL: not supported → treat the rest as data.
-                if (Marshal.GetLastPInvokeError() == 6) yield break;
-                yield return (pos, size - pos);
-                yield break;
-            }
-            var hole = lseek(fd, data, SeekHole);
-            if (hole < 0 || hole > size) hole = size;
-            yield return (data, hole - data);
-            pos = hole;
-        }
-    }
 
     /// <summary>Writes <paramref name="path"/> to <paramref name="output"/> in the sparse format.</summary>
     public static async Task WriteSparseAsync(string path, Stream output, Action<long>? progress, CancellationToken ct)
@@ -51,7 +23,7 @@ internal static partial class Images
             SparseStream.WriteHeader(h, size);
             await output.WriteAsync(h, ct);
             var runs = new List<(long Offset, int Start, int Length)>();
-            foreach (var (regionStart, regionLength) in DataRegions(fh, size))
+            foreach (var (regionStart, regionLength) in SparseFile.DataRegions(fh, size))
             {
                 // Align windows to the block size so records stay 512-aligned.
                 long pos = regionStart & ~(long)(Block - 1);

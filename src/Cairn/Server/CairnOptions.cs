@@ -14,6 +14,17 @@ public sealed class CairnOptions
     public string Http { get; set; } = "127.0.0.1:8776";
     public string Iscsi { get; set; } = "127.0.0.1:3260";
 
+    /// <summary>
+    /// Unix socket for local clients (the CLI on this host): empty means <c>DATA/cairn.sock</c>, <c>none</c> turns it
+    /// off. Mode 0600: only the server's user (and root) can connect. <c>CAIRN_SOCKET</c>.
+    /// </summary>
+    public string Socket { get; set; } = "";
+
+    /// <summary>The socket path, or null when there is none.</summary>
+    public string? SocketPath(string dataDir) =>
+        Socket.Equals("none", StringComparison.OrdinalIgnoreCase) ? null
+        : Socket.Length == 0 ? Path.Combine(dataDir, "cairn.sock") : Path.GetFullPath(Socket);
+
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;
 

@@ -9,6 +9,7 @@ using Cairn.Core.Storage;
 using Cairn.Engine;
 using Cairn.Iscsi.Target;
 using Cairn.Store;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Cairn.Server;
 
@@ -33,6 +34,15 @@ public static class ServerHost
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
         var http = CairnOptions.ParseEndpoint(options.Http, "http");
+        var socket = options.SocketPath(data);
+        if (socket is not null)
+        {
+            // sun_path holds 107 bytes and a NUL.
+            if (System.Text.Encoding.UTF8.GetByteCount(socket) > 107)
+                throw CairnException.Invalid($"socket path {socket} is longer than 107 bytes; set --socket (CAIRN_SOCKET) to a shorter path or to none");
+            // Left by a server that was killed; the data directory lock says none is running now.
+            if (Directory.Exists(Path.GetDirectoryName(socket))) File.Delete(socket);
+        }
         // Read straight into a buffer instead of a zero-byte wait first: halves receive calls per 128 KiB iSCSI write
         // (measured with perf stat in bench `iscsi`), at the cost of a buffer per connection that is idle.
         builder.WebHost.UseSockets(o => o.WaitForDataBeforeAllocatingBuffer = false);
@@ -41,6 +51,7 @@ public static class ServerHost
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 64 << 20;
             k.Listen(http, lo => HttpsSetup.Configure(lo, options));
+            if (socket is not null) k.ListenUnixSocket(socket, lo => lo.Protocols = HttpProtocols.Http1);
             k.ListenIscsi(CairnOptions.ParseEndpoint(options.Iscsi, "iscsi"));
         });
 
@@ -91,7 +102,10 @@ public static class ServerHost
         await using var app = Build(options);
         var log = app.Services.GetRequiredService<ILogger<CairnOptions>>();
         await app.StartAsync(ct);
-        log.LogInformation("cairn serving: http {Http}, data {Data}", options.Http, Path.GetFullPath(options.Data));
+        var socket = options.SocketPath(Path.GetFullPath(options.Data));
+        // Only the server's user (and root) may connect: a peer there may name server-side files to import.
+        if (socket is not null) File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        log.LogInformation("cairn serving: http {Http}, socket {Socket}, data {Data}", options.Http, socket ?? "none", Path.GetFullPath(options.Data));
         await app.WaitForShutdownAsync(ct);
         return 0;
     }

@@ -84,13 +84,21 @@ public sealed class CairnProcess : IAsyncDisposable
     /// <summary>Runs the CLI against this server: <c>cairn ARGS --server URL</c>.</summary>
     public Task<CliResult> CliAsync(params string[] args) => RunCliAsync(args.Concat(["--server", Url]).ToArray());
 
+    /// <summary>The server's Unix socket (the default <c>DATA/cairn.sock</c>).</summary>
+    public string SocketPath => Path.Combine(DataDir, "cairn.sock");
+
+    /// <summary>Runs the CLI over the server's Unix socket, as a CLI on the server's host does.</summary>
+    public Task<CliResult> LocalCliAsync(params string[] args) => RunCliAsync(args.Concat(["--server", "unix:" + SocketPath]).ToArray());
+
     /// <summary>Runs the CLI with exactly these arguments.</summary>
-    public static async Task<CliResult> RunCliAsync(string[] args, TimeSpan? timeout = null)
+    public static async Task<CliResult> RunCliAsync(string[] args, TimeSpan? timeout = null, IDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(CairnDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        psi.Environment.Remove("CAIRN_SERVER");
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
