@@ -43,6 +43,7 @@ public sealed class ConfigTests
     [InlineData("--http", "nonsense")]
     [InlineData("--iscsi", "127.0.0.1")]
     [InlineData("--config", "/nonexistent/cairn.json")]
+    [InlineData("--socket", "/tmp/a-socket-path-that-is-far-too-long-for-sun-path-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789.sock")]
     public async Task Bad_settings_fail_with_one_line(string option, string value)
     {
         var r = await CairnProcess.RunCliAsync(["serve", "--data", TempDir.Create("cairn-bad"), option, value]);
@@ -57,5 +58,25 @@ public sealed class ConfigTests
         var r = await CairnProcess.RunCliAsync(["serve", "--data", s.DataDir, "--http", $"127.0.0.1:{CairnProcess.FreePort()}", "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}"]);
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("another cairn server", r.Stderr);
+    }
+
+    [Fact]
+    public async Task The_unix_socket_is_left_out_when_turned_off_or_when_the_data_path_is_too_long()
+    {
+        await using (var off = await CairnProcess.StartAsync(extraArgs: ["--socket", "none"]))
+        {
+            Assert.False(File.Exists(off.SocketPath));
+            Assert.Contains("socket none", off.Log);
+        }
+        var deep = Path.Combine(TempDir.Create("cairn-deep"), new string('d', 60), new string('e', 60));
+        await using var s = await CairnProcess.StartAsync(dataDir: deep);
+        Assert.False(File.Exists(s.SocketPath));
+        Assert.Contains("serving without a socket", s.Log);
+        // A stale socket of a killed server does not stop the next one.
+        await using var fresh = await CairnProcess.StartAsync();
+        fresh.Kill();
+        Assert.True(File.Exists(fresh.SocketPath));
+        await using var again = await CairnProcess.StartAsync(fresh.DataDir);
+        (await again.LocalCliAsync("pool")).Ok();
     }
 }

@@ -20,10 +20,21 @@ public sealed class CairnOptions
     /// </summary>
     public string Socket { get; set; } = "";
 
-    /// <summary>The socket path, or null when there is none.</summary>
-    public string? SocketPath(string dataDir) =>
-        Socket.Equals("none", StringComparison.OrdinalIgnoreCase) ? null
-        : Socket.Length == 0 ? Path.Combine(dataDir, "cairn.sock") : Path.GetFullPath(Socket);
+    /// <summary>
+    /// The socket path, or null when there is none. The default is dropped, with a <paramref name="warning"/>, when
+    /// the data directory's path is too long for a socket (107 bytes); a path given explicitly must fit.
+    /// </summary>
+    public string? SocketPath(string dataDir, out string? warning)
+    {
+        warning = null;
+        if (Socket.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        var path = Socket.Length == 0 ? Path.Combine(dataDir, "cairn.sock") : Path.GetFullPath(Socket);
+        if (System.Text.Encoding.UTF8.GetByteCount(path) <= 107) return path;
+        var why = $"socket path {path} is longer than the 107 bytes a Unix socket path may have";
+        if (Socket.Length != 0) throw CairnException.Invalid(why + "; choose a shorter --socket (CAIRN_SOCKET) or none");
+        warning = why + "; serving without a socket (set --socket to a shorter path)";
+        return null;
+    }
 
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;

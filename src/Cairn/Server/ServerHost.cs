@@ -34,14 +34,13 @@ public static class ServerHost
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
         var http = CairnOptions.ParseEndpoint(options.Http, "http");
-        var socket = options.SocketPath(data);
-        if (socket is not null)
+        var socket = options.SocketPath(data, out var socketWarning);
+        if (socket is not null && File.Exists(socket))
         {
-            // sun_path holds 107 bytes and a NUL.
-            if (System.Text.Encoding.UTF8.GetByteCount(socket) > 107)
-                throw CairnException.Invalid($"socket path {socket} is longer than 107 bytes; set --socket (CAIRN_SOCKET) to a shorter path or to none");
-            // Left by a server that was killed; the data directory lock says none is running now.
-            if (Directory.Exists(Path.GetDirectoryName(socket))) File.Delete(socket);
+            // A socket left by a server that was killed (the data directory lock says none is running now). Sockets
+            // have no length; anything else there is somebody's file and stays.
+            if (new FileInfo(socket).Length != 0) throw CairnException.Invalid($"socket path {socket} is an existing file");
+            File.Delete(socket);
         }
         // Read straight into a buffer instead of a zero-byte wait first: halves receive calls per 128 KiB iSCSI write
         // (measured with perf stat in bench `iscsi`), at the cost of a buffer per connection that is idle.
@@ -57,6 +56,7 @@ public static class ServerHost
 
         var s = builder.Services;
         s.AddSingleton(options);
+        s.AddSingleton(new ServerSocket(socket, socketWarning));
         s.AddSingleton(dataLock);
         s.AddSingleton<IVolumeEngine>(_ => new EmbeddedEngine(Path.Combine(data, "pool")));
         s.AddSingleton<IStateStore>(_ => new SqliteStateStore(Path.Combine(data, "state.db")));
@@ -102,14 +102,18 @@ public static class ServerHost
         await using var app = Build(options);
         var log = app.Services.GetRequiredService<ILogger<CairnOptions>>();
         await app.StartAsync(ct);
-        var socket = options.SocketPath(Path.GetFullPath(options.Data));
+        var (socket, socketWarning) = app.Services.GetRequiredService<ServerSocket>();
         // Only the server's user (and root) may connect: a peer there may name server-side files to import.
         if (socket is not null) File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (socketWarning is not null) log.LogWarning("{Warning}", socketWarning);
         log.LogInformation("cairn serving: http {Http}, socket {Socket}, data {Data}", options.Http, socket ?? "none", Path.GetFullPath(options.Data));
         await app.WaitForShutdownAsync(ct);
         return 0;
     }
 }
+
+/// <summary>The Unix socket the server listens on (null: none), and why there is none when it was wanted.</summary>
+internal sealed record ServerSocket(string? Path, string? Warning);
 
 /// <summary>Brings the store in line with the engine before anything else runs.</summary>
 internal sealed class StartupReconciler(VolumeService volumes) : IHostedService
