@@ -69,14 +69,19 @@ internal static class VolumeData
         bool durable = sync ?? false;
         try
         {
+            var copying = System.Diagnostics.Stopwatch.GetTimestamp();
             written = file is not null ? await ImportFileAsync(file, size, dev, ct)
                 : sparse ? await ImportSparseAsync(reader, dev, size, ct) : await ImportRawAsync(reader, dev, size, ct);
+            var flushing = System.Diagnostics.Stopwatch.GetTimestamp();
             // Acknowledged means it survives kill -9 of the server: the map reaches the page cache. Stable storage
             // follows right after in the background, or before the answer with ?sync=true.
             if (durable) dev.Flush();
             else dev.Checkpoint();
-            log.LogInformation("Imported {Name} from {Source}: {Written} bytes stored of {Size} in {Seconds:F3} s{Durable}", name,
-                local ? "a server-side file" : "a stream", written, size, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, durable ? ", synced" : "");
+            var ms = (long from, long to) => System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            log.LogInformation("Imported {Name} from {Source}: {Written} bytes stored of {Size} in {Total:F0} ms (setup {Setup:F0}, copy {Copy:F0}, {Flush} {FlushMs:F0})",
+                name, local ? "a server-side file" : "a stream", written, size, ms(started, now), ms(started, copying), ms(copying, flushing),
+                durable ? "sync" : "checkpoint", ms(flushing, now));
         }
         catch when (created)
         {

@@ -27,7 +27,8 @@ internal sealed class ApiClient : IDisposable
     public ApiClient(string? server)
     {
         var url = server ?? Environment.GetEnvironmentVariable("CAIRN_SERVER") ?? LocalSocket() ?? "http://127.0.0.1:8776";
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        // No proxy lookup, cookies or redirects: nothing the admin API uses, and each costs start-up time per CLI run.
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), UseProxy = false, UseCookies = false, AllowAutoRedirect = false };
         if (url.StartsWith("unix:", StringComparison.Ordinal))
         {
             var socket = url["unix:".Length..];
@@ -70,14 +71,14 @@ internal sealed class ApiClient : IDisposable
     public static string Path(string name) => string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
     public Task<JsonNode?> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
-    public Task<JsonNode?> PostAsync(string path, object? body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
-    public Task<JsonNode?> PatchAsync(string path, object? body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
+    public Task<JsonNode?> PostAsync(string path, JsonObject? body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
+    public Task<JsonNode?> PatchAsync(string path, JsonObject? body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
     public Task<JsonNode?> DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
 
-    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
     {
         using var req = new HttpRequestMessage(method, path);
-        if (body is not null) req.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+        if (body is not null) req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"); // no reflection: a CLI run is mostly start-up
         using var resp = await SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
         var text = await resp.Content.ReadAsStringAsync(ct);
         return text.Length == 0 ? null : JsonNode.Parse(text);

@@ -59,7 +59,7 @@ internal static class Commands
         var create = new Command("create", "Create a thin volume") { name, size, parents };
         create.Handle(async (pr, api, ct) =>
         {
-            var n = await api.PostAsync("cairn/v1/volumes", new { name = pr.GetValue(name), size = ParseSize(pr.GetValue(size)!), parents = pr.GetValue(parents) }, ct);
+            var n = await api.PostAsync("cairn/v1/volumes", new JsonObject { ["name"] = pr.GetValue(name), ["size"] = ParseSize(pr.GetValue(size)!), ["parents"] = pr.GetValue(parents) }, ct);
             Show(pr, n);
         });
 
@@ -73,7 +73,7 @@ internal static class Commands
             var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
             // A local server reads the file itself (no copy through a socket); a remote one gets it streamed.
             HttpContent content = api.SocketPath is not null
-                ? new StringContent(JsonSerializer.Serialize(new { path = Path.GetFullPath(path) }), System.Text.Encoding.UTF8, SparseStream.LocalFileMediaType)
+                ? new StringContent(new JsonObject { ["path"] = Path.GetFullPath(path) }.ToJsonString(), System.Text.Encoding.UTF8, SparseStream.LocalFileMediaType)
                 : new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed();
             using var req = new HttpRequestMessage(HttpMethod.Put, url) { Content = content };
             using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
@@ -111,7 +111,7 @@ internal static class Commands
         show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", ct)));
 
         var resize = new Command("resize", "Grow a volume") { name, size };
-        resize.Handle(async (pr, api, ct) => Show(pr, await api.PatchAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", new { size = ParseSize(pr.GetValue(size)!) }, ct)));
+        resize.Handle(async (pr, api, ct) => Show(pr, await api.PatchAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", new JsonObject { ["size"] = ParseSize(pr.GetValue(size)!) }, ct)));
 
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Also destroy its own snapshots (never other volumes' clones)" };
         var destroy = new Command("destroy", "Destroy a volume or folder") { name, recursive };
@@ -137,7 +137,7 @@ internal static class Commands
         var name = new Argument<string>("NAME");
         var parents = new Option<bool>("--parents", "-p") { Description = "Create missing parent folders" };
         var create = new Command("create", "Create a folder") { name, parents };
-        create.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/folders", new { name = pr.GetValue(name), parents = pr.GetValue(parents) }, ct)));
+        create.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/folders", new JsonObject { ["name"] = pr.GetValue(name), ["parents"] = pr.GetValue(parents) }, ct)));
         folder.Subcommands.Add(create);
         return folder;
     }
@@ -149,7 +149,7 @@ internal static class Commands
         var create = new Command("create", "Take a read-only snapshot") { snap };
         create.Handle(async (pr, api, ct) =>
         {
-            var n = await api.PostAsync("cairn/v1/snapshots", new { name = pr.GetValue(snap) }, ct);
+            var n = await api.PostAsync("cairn/v1/snapshots", new JsonObject { ["name"] = pr.GetValue(snap) }, ct);
             if (pr.GetValue(JsonOut)) Output.Json(n);
             else Console.WriteLine($"created snapshot {n?["name"]}");
         });
@@ -185,7 +185,7 @@ internal static class Commands
         var dst = new Argument<string>("DST");
         var parents = new Option<bool>("--parents", "-p") { Description = "Create missing parent folders" };
         var clone = new Command("clone", "Make a writable copy-on-write clone of a snapshot") { src, dst, parents };
-        clone.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/clones", new { source = pr.GetValue(src), target = pr.GetValue(dst), parents = pr.GetValue(parents) }, ct)));
+        clone.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/clones", new JsonObject { ["source"] = pr.GetValue(src), ["target"] = pr.GetValue(dst), ["parents"] = pr.GetValue(parents) }, ct)));
         return clone;
     }
 

@@ -71,7 +71,7 @@ internal static class JobCommands
             }
         });
         var cancel = new Command("cancel", "Ask a running job to stop") { id };
-        cancel.Handle(async (pr, api, ct) => Commands.Show(pr, await api.PostAsync($"cairn/v1/jobs/{Uri.EscapeDataString(pr.GetValue(id)!)}/cancel", new { }, ct)));
+        cancel.Handle(async (pr, api, ct) => Commands.Show(pr, await api.PostAsync($"cairn/v1/jobs/{Uri.EscapeDataString(pr.GetValue(id)!)}/cancel", new JsonObject(), ct)));
         job.Subcommands.Add(list);
         job.Subcommands.Add(show);
         job.Subcommands.Add(watch);

@@ -64,7 +64,7 @@ internal static class TargetCommands
 
         var init = new Argument<string>("INITIATOR");
         var allow = new Command("allow", "Allow an initiator to log in") { iqn, init };
-        allow.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators", new { initiator = pr.GetValue(init) }, ct)));
+        allow.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators", new JsonObject { ["initiator"] = pr.GetValue(init) }, ct)));
         var deny = new Command("deny", "Remove an initiator; its sessions are ended") { iqn, init };
         deny.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators/{Uri.EscapeDataString(pr.GetValue(init)!)}", ct)));
 
