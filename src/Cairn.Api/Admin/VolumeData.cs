@@ -140,12 +140,25 @@ internal static class VolumeData
     private static async Task<long> ImportFileAsync(SafeFileHandle file, long size, IBlockDevice dev, CancellationToken ct)
     {
         const long chunk = 1 << 20;
-        var chunks = new List<ByteRange>();
-        foreach (var r in SparseFile.DataRegions(file, size))
+        // Chunks are handed out in file order from the regions as they are found (memory stays flat for any size).
+        using var regions = SparseFile.DataRegions(file, size).GetEnumerator();
+        var gate = new Lock();
+        long cursor = 0, regionEnd = 0;
+        bool NextChunk(out ByteRange c)
         {
-            for (long p = r.Offset & ~(long)(Block - 1); p < r.End; p += chunk) chunks.Add(new ByteRange(p, Math.Min(chunk, r.End - p)));
+            lock (gate)
+            {
+                while (cursor >= regionEnd)
+                {
+                    if (!regions.MoveNext()) { c = default; return false; }
+                    cursor = regions.Current.Offset & ~(long)(Block - 1);
+                    regionEnd = regions.Current.End;
+                }
+                c = new ByteRange(cursor, Math.Min(chunk, regionEnd - cursor));
+                cursor = c.End;
+                return true;
+            }
         }
-        int next = -1;
         long written = 0;
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Work()
@@ -153,11 +166,9 @@ internal static class VolumeData
             var buf = ArrayPool<byte>.Shared.Rent(Window);
             try
             {
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < chunks.Count)
+                while (NextChunk(out var c))
                 {
                     failed.Token.ThrowIfCancellationRequested();
-                    var c = chunks[i];
                     for (long pos = c.Offset; pos < c.End; pos += Window)
                     {
                         int want = (int)Math.Min(Window, c.End - pos);
