@@ -94,7 +94,11 @@ internal sealed class ApiClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new CliError($"cannot reach the Cairn server at {Endpoint} ({ex.Message.TrimEnd('.')}); is 'cairn serve' running?");
+            if (SocketPath is not null && !File.Exists(SocketPath))
+                throw new CliError($"there is no Cairn server socket at {SocketPath}; is 'cairn serve' running on that data directory?");
+            // Over a socket the message's "(localhost:80)" is the placeholder URL, not where we went: name the socket.
+            var why = SocketPath is not null && ex.InnerException is SocketException se ? se.Message : ex.Message;
+            throw new CliError($"cannot reach the Cairn server at {Endpoint} ({why.TrimEnd('.')}); is 'cairn serve' running?");
         }
         if (resp.IsSuccessStatusCode) return resp;
         using (resp)
