@@ -11,7 +11,7 @@ namespace Cairn.Cli;
 /// <summary>Talks to a Cairn server's admin API; turns every failure into a <see cref="CliError"/> with a one-line reason.</summary>
 internal sealed class ApiClient : IDisposable
 {
-    private readonly HttpClient _http;
+    private readonly Lazy<HttpClient> _http;
     public Uri BaseAddress { get; }
 
     /// <summary>The server's Unix socket when talking over one (a local server): it may read files named to it.</summary>
@@ -54,11 +54,8 @@ internal sealed class ApiClient : IDisposable
         if (!Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
             throw new CliError($"invalid server URL '{url}'");
         BaseAddress = uri;
-        _http = new HttpClient(handler)
-        {
-            BaseAddress = uri,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        // Built on first use: requests with small bodies to a local socket never need it.
+        _http = new Lazy<HttpClient>(() => new HttpClient(handler) { BaseAddress = uri, Timeout = Timeout.InfiniteTimeSpan });
     }
 
     private static string? LocalSocket()
@@ -75,13 +72,36 @@ internal sealed class ApiClient : IDisposable
     public Task<JsonNode?> PatchAsync(string path, JsonObject? body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
     public Task<JsonNode?> DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
 
-    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct, string contentType = "application/json")
     {
-        using var req = new HttpRequestMessage(method, path);
-        if (body is not null) req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"); // no reflection: a CLI run is mostly start-up
-        using var resp = await SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
-        var text = await resp.Content.ReadAsStringAsync(ct);
+        string text;
+        if (SocketPath is not null)
+        {
+            // A local server: one small synchronous request over its socket (see UnixHttp).
+            int status;
+            try { (status, text) = UnixHttp.Send(SocketPath, method.Method, path, contentType, body?.ToJsonString()); }
+            catch (SocketException ex) { throw Unreachable(ex); }
+            catch (IOException ex) { throw new CliError($"the Cairn server at {Endpoint} broke off: {ex.Message}"); }
+            if (status is < 200 or > 299) throw new CliError(ErrorMessage((HttpStatusCode)status, text));
+        }
+        else
+        {
+            using var req = new HttpRequestMessage(method, path);
+            if (body is not null) req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, contentType); // no reflection: a CLI run is mostly start-up
+            using var resp = await SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
+            text = await resp.Content.ReadAsStringAsync(ct);
+        }
         return text.Length == 0 ? null : JsonNode.Parse(text);
+    }
+
+    private CliError Unreachable(Exception ex)
+    {
+        if (SocketPath is not null && !File.Exists(SocketPath))
+            return new CliError($"there is no Cairn server socket at {SocketPath}; is 'cairn serve' running on that data directory?");
+        // Over a socket the message's "(localhost:80)" is the placeholder URL, not where we went: name the socket.
+        var why = ex is SocketException direct ? direct.Message
+            : SocketPath is not null && ex.InnerException is SocketException inner ? inner.Message : ex.Message;
+        return new CliError($"cannot reach the Cairn server at {Endpoint} ({why.TrimEnd('.')}); is 'cairn serve' running?");
     }
 
     /// <summary>Sends and checks the status; the caller disposes the response.</summary>
@@ -90,15 +110,11 @@ internal sealed class ApiClient : IDisposable
         HttpResponseMessage resp;
         try
         {
-            resp = await _http.SendAsync(req, completion, ct);
+            resp = await _http.Value.SendAsync(req, completion, ct);
         }
         catch (HttpRequestException ex)
         {
-            if (SocketPath is not null && !File.Exists(SocketPath))
-                throw new CliError($"there is no Cairn server socket at {SocketPath}; is 'cairn serve' running on that data directory?");
-            // Over a socket the message's "(localhost:80)" is the placeholder URL, not where we went: name the socket.
-            var why = SocketPath is not null && ex.InnerException is SocketException se ? se.Message : ex.Message;
-            throw new CliError($"cannot reach the Cairn server at {Endpoint} ({why.TrimEnd('.')}); is 'cairn serve' running?");
+            throw Unreachable(ex);
         }
         if (resp.IsSuccessStatusCode) return resp;
         using (resp)
@@ -120,7 +136,10 @@ internal sealed class ApiClient : IDisposable
         return $"server answered {(int)code} {code}";
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        if (_http.IsValueCreated) _http.Value.Dispose();
+    }
 }
 
 /// <summary>An error reported to the user as one line, with a non-zero exit code.</summary>

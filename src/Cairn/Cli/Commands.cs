@@ -71,13 +71,21 @@ internal static class Commands
             var path = pr.GetValue(file)!;
             if (!File.Exists(path)) throw new CliError($"file {path} does not exist");
             var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
-            // A local server reads the file itself (no copy through a socket); a remote one gets it streamed.
-            HttpContent content = api.SocketPath is not null
-                ? new StringContent(new JsonObject { ["path"] = Path.GetFullPath(path) }.ToJsonString(), System.Text.Encoding.UTF8, SparseStream.LocalFileMediaType)
-                : new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed();
-            using var req = new HttpRequestMessage(HttpMethod.Put, url) { Content = content };
-            using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
-            var n = JsonNode.Parse(await resp.Content.ReadAsStringAsync(ct));
+            JsonNode? n;
+            if (api.SocketPath is not null)
+            {
+                // A local server reads the file itself: no copy through a socket.
+                n = await api.SendAsync(HttpMethod.Put, url, new JsonObject { ["path"] = Path.GetFullPath(path) }, ct, SparseStream.LocalFileMediaType);
+            }
+            else
+            {
+                using var req = new HttpRequestMessage(HttpMethod.Put, url)
+                {
+                    Content = new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed(),
+                };
+                using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
+                n = JsonNode.Parse(await resp.Content.ReadAsStringAsync(ct));
+            }
             if (pr.GetValue(JsonOut)) Output.Json(n);
             else Console.WriteLine($"imported {path} into {n?["volume"]?["name"]} ({Output.Size(n?["image_size"])}, {Output.Size(n?["written"])} stored)");
         });
