@@ -93,14 +93,14 @@ internal static class LunJobs
             more?.Invoke(d);
             foreach (var (k, v) in counters) d[k] = v?.DeepClone();
         }, progress: (double)counters["percent_completed"]!);
-        status.Changed(ctx.Job.Id);
+        status.Changed(ctx);
     }
 
     /// <summary>Records the job's status word (the original's phase names) and tells the status cache.</summary>
     public static async Task Phase(JobContext ctx, LunStatus status, string phase)
     {
         await ctx.SetPhaseAsync(phase);
-        status.Changed(ctx.Job.Id);
+        status.Changed(ctx);
     }
 
     /// <summary>Items per engine/store commit: 250, more for big jobs so a job takes a bounded number of commits

@@ -7,12 +7,15 @@ using Cairn.Core.State;
 namespace Cairn.Api.Lun;
 
 /// <summary>
-/// Renders <c>clone_status</c> answers from the job record and its items (two indexed store reads, no scan) and keeps
-/// the last answer per job. Reads are served from that copy: the LUN job handlers report every change they record
-/// (<see cref="Changed"/>), and a changed job is re-rendered once in the background while readers keep getting the
-/// previous answer (at most one render behind), so a poll costs a dictionary lookup however many items the job has.
-/// Finished jobs are rendered once, synchronously, when they finish (<see cref="Finished"/>), and never change again.
-/// The cached answer is the summary (the original's fields plus failed items); the full per-item list
+/// Renders <c>clone_status</c> answers and keeps the last answer per job. Reads are served from that copy: the LUN job
+/// handlers report every change they record (<see cref="Changed(JobContext)"/>), and a changed job is re-rendered once
+/// in the background while readers keep getting the previous answer (at most one render behind), so a poll costs a
+/// dictionary lookup however many items the job has. A running job is rendered from its live <see cref="JobContext"/>
+/// (the record and the failed items it already holds in memory), never from the store: re-reading the job would parse
+/// its whole request (megabytes for a 10,000-item job) and every item on each change, and that garbage made the GC
+/// pauses that were the tail of the status latency. Jobs not running here (finished, or not started yet) are rendered
+/// from the store once. Finished jobs are rendered once when they finish (<see cref="Finished"/>) and never change
+/// again. The cached answer is the summary (the original's fields plus failed items); the full per-item list
 /// (<c>?items=1</c>) is rendered from the store on each such read.
 /// </summary>
 public sealed class LunStatus(IStateStore store)
@@ -20,6 +23,7 @@ public sealed class LunStatus(IStateStore store)
     private const int MaxCached = 4096;
     private readonly ConcurrentDictionary<Guid, Entry> _cache = new();
     private readonly ConcurrentDictionary<Guid, Lazy<byte[]?>> _loading = new();
+    private readonly ConcurrentDictionary<Guid, JobContext> _live = new();
 
     /// <summary>Failed items listed in the summary answer.</summary>
     public const int MaxFailedShown = 100;
@@ -58,7 +62,15 @@ public sealed class LunStatus(IStateStore store)
         }
     }
 
-    /// <summary>A LUN job recorded a change: the next reads trigger one re-render.</summary>
+    /// <summary>A running LUN job recorded a change: the next reads trigger one re-render, from <paramref name="ctx"/>.</summary>
+    public void Changed(JobContext ctx)
+    {
+        var id = ctx.Job.Id;
+        _live[id] = ctx;
+        Changed(id);
+    }
+
+    /// <summary>A LUN job changed: the next reads trigger one re-render.</summary>
     public void Changed(Guid id)
     {
         if (_cache.TryGetValue(id, out var e)) e.Dirty = true;
@@ -68,13 +80,21 @@ public sealed class LunStatus(IStateStore store)
     public void Finished(JobRecord job)
     {
         if (job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return;
-        Put(job.Id, new Entry(Bytes(Render(job, store.ListJobItems(job.Id))), final: true));
+        var body = _live.TryRemove(job.Id, out var ctx)
+            ? Bytes(Render(job, ctx.ItemCount, ctx.FailedItems()))
+            : Bytes(Render(job, store.ListJobItems(job.Id)));
+        Put(job.Id, new Entry(body, final: true));
     }
 
     private static byte[] Bytes(JsonObject o) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(o);
 
     private byte[]? Load(Guid id)
     {
+        if (_live.TryGetValue(id, out var ctx))
+        {
+            var live = _cache.GetOrAdd(id, _ => new Entry(RenderLive(ctx), final: false));
+            return live.Body;
+        }
         var job = store.GetJob(id);
         if (job is null || job.Type is not (LunJobs.CreateType or LunJobs.DeleteType)) return null;
         var body = Bytes(Render(job, store.ListJobItems(id)));
@@ -93,9 +113,14 @@ public sealed class LunStatus(IStateStore store)
             try
             {
                 e.Dirty = false; // changes recorded from here on mark it again
-                var job = store.GetJob(id);
-                if (job is null) { _cache.TryRemove(id, out _); return; }
-                var body = Bytes(Render(job, store.ListJobItems(id)));
+                byte[] body;
+                if (_live.TryGetValue(id, out var ctx)) body = RenderLive(ctx);
+                else
+                {
+                    var job = store.GetJob(id);
+                    if (job is null) { _cache.TryRemove(id, out _); return; }
+                    body = Bytes(Render(job, store.ListJobItems(id)));
+                }
                 if (!e.Final) e.Body = body;
             }
             catch (Exception)
@@ -108,6 +133,8 @@ public sealed class LunStatus(IStateStore store)
             }
         });
     }
+
+    private static byte[] RenderLive(JobContext ctx) => Bytes(Render(ctx.Job, ctx.ItemCount, ctx.FailedItems()));
 
     private void Put(Guid id, Entry e)
     {
@@ -136,16 +163,31 @@ public sealed class LunStatus(IStateStore store)
 
     public static JsonObject Render(JobRecord job, IReadOnlyList<JobItem> items, bool full = false)
     {
+        var o = Render(job, items.Count, items.Where(i => i.State == ItemState.Failed));
+        if (full) o["items"] = new JsonArray([.. items.Select(i => (JsonNode)Item(job, i))]);
+        return o;
+    }
+
+    /// <summary>The summary answer from the job record, its item count and its failed items.</summary>
+    public static JsonObject Render(JobRecord job, int count, IEnumerable<JobItem> failedItems)
+    {
         var d = job.Data ?? [];
         var create = job.Type == LunJobs.CreateType;
         var now = DateTimeOffset.UtcNow;
-        double Num(string f) => (double?)d[f] ?? 0;
+        double Num(string f) => d[f] switch
+        {
+            // Numbers read back from the store convert to double; the live record holds what the handler set (int or double).
+            JsonValue v when v.TryGetValue<double>(out var x) => x,
+            JsonValue v when v.TryGetValue<long>(out var l) => l,
+            JsonValue v when v.TryGetValue<int>(out var i) => i,
+            _ => 0,
+        };
         var o = new JsonObject
         {
             ["status"] = StatusOf(job),
             ["job_id"] = job.Id.ToString(),
             ["job_type"] = create ? "create" : "delete",
-            ["num_requested"] = items.Count,
+            ["num_requested"] = count,
             ["num_clones"] = (int)Num("num_clones"),
             ["num_targets"] = (int)Num("num_targets"),
             ["num_completed"] = (int)Num("num_completed"),
@@ -157,25 +199,24 @@ public sealed class LunStatus(IStateStore store)
             ["job_time"] = job.Started is { } s2 ? Math.Max(0, ((job.Finished ?? now) - s2).TotalSeconds) : 0.0,
         };
         if (job.State is JobState.Failed or JobState.Cancelled) o["error"] = job.Error ?? "failed";
-        var asked = job.Request?["clones"] as JsonArray;
-        JsonObject Item(JobItem i)
-        {
-            var item = new JsonObject
-            {
-                ["dst"] = i.Key,
-                ["wwn"] = (string?)i.Data?["wwn"] ?? (asked is not null && i.Index < asked.Count ? (string?)asked[i.Index]?["wwn"] : null),
-                ["status"] = i.State.ToString().ToLowerInvariant(),
-            };
-            if (i.Error is not null) item["error"] = i.Error;
-            if (i.Data?["clone_time"] is { } ct) item["clone_time"] = ct.DeepClone();
-            if (i.Data?["target_time"] is { } tt) item["target_time"] = tt.DeepClone();
-            if (i.Data?["note"] is { } note) item["note"] = note.DeepClone();
-            return item;
-        }
-        var failed = items.Where(i => i.State == ItemState.Failed).ToList();
+        var failed = failedItems.ToList();
         o["num_failed"] = failed.Count;
-        o["failed_items"] = new JsonArray([.. failed.Take(MaxFailedShown).Select(i => (JsonNode)Item(i))]);
-        if (full) o["items"] = new JsonArray([.. items.Select(i => (JsonNode)Item(i))]);
+        o["failed_items"] = new JsonArray([.. failed.Take(MaxFailedShown).Select(i => (JsonNode)Item(job, i))]);
         return o;
+    }
+
+    private static JsonObject Item(JobRecord job, JobItem i)
+    {
+        var item = new JsonObject
+        {
+            ["dst"] = i.Key,
+            ["wwn"] = (string?)i.Data?["wwn"] ?? (job.Request?["clones"] is JsonArray asked && i.Index < asked.Count ? (string?)asked[i.Index]?["wwn"] : null),
+            ["status"] = i.State.ToString().ToLowerInvariant(),
+        };
+        if (i.Error is not null) item["error"] = i.Error;
+        if (i.Data?["clone_time"] is { } ct) item["clone_time"] = ct.DeepClone();
+        if (i.Data?["target_time"] is { } tt) item["target_time"] = tt.DeepClone();
+        if (i.Data?["note"] is { } note) item["note"] = note.DeepClone();
+        return item;
     }
 }

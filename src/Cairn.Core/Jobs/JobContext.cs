@@ -183,7 +183,17 @@ public sealed class JobContext
         lock (_gate) return _items.Values.Any(i => i.State is ItemState.Pending or ItemState.Running);
     }
 
-    internal IReadOnlyList<JobItem> FailedItems()
+    /// <summary>How many items the job has.</summary>
+    public int ItemCount
+    {
+        get
+        {
+            lock (_gate) return _items.Count;
+        }
+    }
+
+    /// <summary>The items recorded as failed so far, by index (without copying the others).</summary>
+    public IReadOnlyList<JobItem> FailedItems()
     {
         lock (_gate) return _items.Values.Where(i => i.State == ItemState.Failed).OrderBy(i => i.Index).ToArray();
     }
