@@ -44,17 +44,17 @@ public static class LunCloneApi
         };
 
         // 201 as the original answered (its clients may check for it), though the job has only been accepted.
-        g.MapPost("/clone", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        g.MapPost("/clone", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
         {
             var items = LunRequest.ParseCreate(await Json.ReadObjectAsync(req, ct));
-            return await Submit(jobs, LunJobs.CreateType, LunRequest.ToJson(items),
+            return await Submit(jobs, status, LunJobs.CreateType, LunRequest.ToJson(items),
                 [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
         });
 
-        g.MapDelete("/clone", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        g.MapDelete("/clone", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
         {
             var items = LunRequest.ParseDelete(await Json.ReadObjectAsync(req, ct));
-            return await Submit(jobs, LunJobs.DeleteType, LunRequest.ToJson(items),
+            return await Submit(jobs, status, LunJobs.DeleteType, LunRequest.ToJson(items),
                 [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
         });
 
@@ -67,7 +67,7 @@ public static class LunCloneApi
         g.MapMethods("/clone_test", ["GET", "POST"], () => Results.Text("""{"status":"ok","message":"test"}""", "application/json"));
 
         // Undocumented in the original: re-queue a copy of an earlier job (same items, a new job id).
-        g.MapPost("/clone_repeat", async (HttpRequest req, JobEngine jobs, CancellationToken ct) =>
+        g.MapPost("/clone_repeat", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
         {
             var body = await Json.ReadObjectAsync(req, ct);
             foreach (var (k, _) in body)
@@ -87,17 +87,18 @@ public static class LunCloneApi
                 var items = LunRequest.DeleteFromJob(obj);
                 (dsts, wwns) = ([.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)]);
             }
-            return await Submit(jobs, job.Type, obj, dsts, wwns, ct);
+            return await Submit(jobs, status, job.Type, obj, dsts, wwns, ct);
         });
         return app;
     }
 
     private static CairnException UnknownJob() => CairnException.NotFound("unknown job id");
 
-    private static async Task<IResult> Submit(JobEngine jobs, string type, JsonObject request, List<string> dsts, List<string> wwns, CancellationToken ct)
+    private static async Task<IResult> Submit(JobEngine jobs, LunStatus status, string type, JsonObject request, List<string> dsts, List<string> wwns, CancellationToken ct)
     {
         // Conflict keys: two jobs naming the same dataset or target run one after the other, never interleaved.
         var job = await jobs.SubmitAsync(type, request, dsts, "pending", [.. dsts, .. wwns], ct);
+        status.Submitted(job, dsts.Count);
         return Results.Text(JsonSerializer.Serialize(new { status = "ok", job_id = job.Id.ToString() }), "application/json", statusCode: StatusCodes.Status201Created);
     }
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
 
@@ -83,42 +85,87 @@ public static class LunRequest
         return list;
     }
 
+    // The stored request is written and read as JSON text, never as a tree of nodes: a JsonNode parsed from text stays
+    // one buffer until something walks it, where a walked tree of a 1,000-item request is a megabyte of small objects
+    // that the job keeps alive while it runs (and the garbage collector copies: that was part of the clone_status tail).
+
     /// <summary>The normalised request stored with a create job (what the handler reads back).</summary>
-    public static JsonObject ToJson(IEnumerable<LunCreateItem> items) => new()
+    public static JsonObject ToJson(IEnumerable<LunCreateItem> items) => Compact(w =>
     {
-        ["clones"] = new JsonArray([.. items.Select(x => (JsonNode)new JsonObject
+        foreach (var x in items)
         {
-            ["src"] = x.Src,
-            ["dst"] = x.Dst,
-            ["wwn"] = x.Wwn,
-            ["initiators"] = new JsonArray([.. x.Initiators.Select(s => (JsonNode)JsonValue.Create(s))]),
-            ["createParent"] = x.CreateParent,
-            ["properties"] = new JsonObject(x.Properties.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))),
-            ["portal"] = x.Portal,
-        })]),
-    };
+            w.WriteStartObject();
+            w.WriteString("src", x.Src);
+            w.WriteString("dst", x.Dst);
+            w.WriteString("wwn", x.Wwn);
+            w.WriteStartArray("initiators");
+            foreach (var i in x.Initiators) w.WriteStringValue(i);
+            w.WriteEndArray();
+            w.WriteBoolean("createParent", x.CreateParent);
+            w.WriteStartObject("properties");
+            foreach (var (k, v) in x.Properties) w.WriteString(k, v);
+            w.WriteEndObject();
+            if (x.Portal is null) w.WriteNull("portal");
+            else w.WriteString("portal", x.Portal);
+            w.WriteEndObject();
+        }
+    });
 
     /// <summary>The normalised request stored with a delete job.</summary>
-    public static JsonObject ToJson(IEnumerable<LunDeleteItem> items) => new()
+    public static JsonObject ToJson(IEnumerable<LunDeleteItem> items) => Compact(w =>
     {
-        ["clones"] = new JsonArray([.. items.Select(x => (JsonNode)new JsonObject { ["dst"] = x.Dst, ["wwn"] = x.Wwn, ["deleteClones"] = x.DeleteClones })]),
-    };
+        foreach (var x in items)
+        {
+            w.WriteStartObject();
+            w.WriteString("dst", x.Dst);
+            w.WriteString("wwn", x.Wwn);
+            w.WriteBoolean("deleteClones", x.DeleteClones);
+            w.WriteEndObject();
+        }
+    });
 
     /// <summary>Reads back a stored create request (already validated).</summary>
-    public static List<LunCreateItem> CreateFromJob(JsonNode? request) =>
-        [.. Stored(request).Select(o => new LunCreateItem(
-            (string)o["src"]!, (string)o["dst"]!, (string)o["wwn"]!,
-            [.. o["initiators"]!.AsArray().Select(x => (string)x!)],
-            (bool)o["createParent"]!,
-            (o["properties"] as JsonObject ?? []).ToDictionary(p => p.Key, p => (string)p.Value!),
-            (string?)o["portal"]))];
+    public static List<LunCreateItem> CreateFromJob(JsonNode? request) => Stored(request, o =>
+    {
+        var inits = new List<string>(1);
+        foreach (var i in o.GetProperty("initiators").EnumerateArray()) inits.Add(i.GetString()!);
+        var props = new Dictionary<string, string>();
+        if (o.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object)
+            foreach (var kv in p.EnumerateObject()) props[kv.Name] = kv.Value.GetString()!;
+        var portal = o.TryGetProperty("portal", out var pt) && pt.ValueKind == JsonValueKind.String ? pt.GetString() : null;
+        return new LunCreateItem(o.GetProperty("src").GetString()!, o.GetProperty("dst").GetString()!, o.GetProperty("wwn").GetString()!,
+            inits, o.GetProperty("createParent").GetBoolean(), props, portal);
+    });
 
     /// <summary>Reads back a stored delete request.</summary>
-    public static List<LunDeleteItem> DeleteFromJob(JsonNode? request) =>
-        [.. Stored(request).Select(o => new LunDeleteItem((string)o["dst"]!, (string)o["wwn"]!, (bool)o["deleteClones"]!))];
+    public static List<LunDeleteItem> DeleteFromJob(JsonNode? request) => Stored(request, o =>
+        new LunDeleteItem(o.GetProperty("dst").GetString()!, o.GetProperty("wwn").GetString()!, o.GetProperty("deleteClones").GetBoolean()));
 
-    private static IEnumerable<JsonObject> Stored(JsonNode? request) =>
-        (request?["clones"] as JsonArray ?? throw CairnException.Invalid("job has no clones in its request")).Select(n => (JsonObject)n!);
+    private static JsonObject Compact(Action<Utf8JsonWriter> writeItems)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("clones");
+            writeItems(w);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return (JsonObject)JsonNode.Parse(buffer.WrittenSpan)!;
+    }
+
+    private static List<T> Stored<T>(JsonNode? request, Func<JsonElement, T> read)
+    {
+        // Serializing a node that was parsed from text copies that text; a node built in memory is written out once.
+        using var doc = request is null ? null : JsonSerializer.SerializeToDocument(request);
+        if (doc is null || doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("clones", out var clones)
+            || clones.ValueKind != JsonValueKind.Array)
+            throw CairnException.Invalid("job has no clones in its request");
+        var list = new List<T>(clones.GetArrayLength());
+        foreach (var o in clones.EnumerateArray()) list.Add(read(o));
+        return list;
+    }
 
     private static IEnumerable<(int Index, JsonObject Item)> Items(JsonObject body, List<string> errors)
     {

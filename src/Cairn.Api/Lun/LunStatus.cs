@@ -13,8 +13,8 @@ namespace Cairn.Api.Lun;
 /// dictionary lookup however many items the job has. A running job is rendered from its live <see cref="JobContext"/>
 /// (the record and the failed items it already holds in memory), never from the store: re-reading the job would parse
 /// its whole request (megabytes for a 10,000-item job) and every item on each change, and that garbage made the GC
-/// pauses that were the tail of the status latency. Jobs not running here (finished, or not started yet) are rendered
-/// from the store once. Finished jobs are rendered once when they finish (<see cref="Finished"/>) and never change
+/// pauses that were the tail of the status latency. A job submitted here starts with an answer rendered from the record
+/// in hand (<see cref="Submitted"/>); jobs known only to the store (from before a restart) are rendered from it once. Finished jobs are rendered once when they finish (<see cref="Finished"/>) and never change
 /// again. The cached answer is the summary (the original's fields plus failed items); the full per-item list
 /// (<c>?items=1</c>) is rendered from the store on each such read.
 /// </summary>
@@ -60,6 +60,15 @@ public sealed class LunStatus(IStateStore store)
         {
             _loading.TryRemove(KeyValuePair.Create(id, load));
         }
+    }
+
+    /// <summary>A LUN job was just submitted: its first answer is rendered from the record in hand, not read back.</summary>
+    public void Submitted(JobRecord job, int count)
+    {
+        // Only if nothing is there yet: the job may already have started (its context is live) or even finished.
+        if (_cache.TryAdd(job.Id, new Entry(Bytes(Render(job, count, [])), final: false)) && _live.ContainsKey(job.Id))
+            Changed(job.Id);
+        if (_cache.Count > MaxCached) Trim();
     }
 
     /// <summary>A running LUN job recorded a change: the next reads trigger one re-render, from <paramref name="ctx"/>.</summary>
