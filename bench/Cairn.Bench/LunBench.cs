@@ -31,8 +31,8 @@ internal static class LunBench
             using var poller = new StatusPoller(server.Url);
             // Warm-up (JIT tiers, SQLite caches): one full-size create and delete, not measured (status reads during it
             // are kept apart and reported separately).
-            RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, n), warmUp: true);
-            RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, n), warmUp: true);
+            RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, n), Phase.WarmUp);
+            RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, n), Phase.WarmUp);
 
             // Three rounds each, medians reported (the VM is shared: single runs swing by 3x).
             var emptyC = new List<JobFigures>();
@@ -46,7 +46,7 @@ internal static class LunBench
             }
 
             // 10,000 clones and targets that stay (one job of the maximum batch size), then the same rounds again.
-            var fill = RunJob(http, poller, HttpMethod.Post, CreateBody("fill", 0, filler));
+            var fill = RunJob(http, poller, HttpMethod.Post, CreateBody("fill", 0, filler), Phase.Fill);
             var fullC = new List<JobFigures>();
             var fullD = new List<JobFigures>();
             for (int r = 0; r < 3; r++)
@@ -72,8 +72,10 @@ internal static class LunBench
             Console.WriteLine($"                  delete: job_time {fullDelete.Job:F3} s, wall {fullDelete.Wall:F3} s");
             Console.WriteLine($"  per-item create cost: empty {emptyCreate.Job / n * 1000:F3} ms, with {filler} existing {fullCreate.Job / n * 1000:F3} ms, ratio {fullCreate.Job / emptyCreate.Job:F2}x");
             Console.WriteLine($"  per-item delete cost: empty {emptyDelete.Job / n * 1000:F3} ms, with {filler} existing {fullDelete.Job / n * 1000:F3} ms, ratio {fullDelete.Job / emptyDelete.Job:F2}x");
-            Console.WriteLine($"  clone_status at 200 req/s while jobs ran: {lat.Count} reads, p50 {lat.P50:F2} ms, p99 {lat.P99:F2} ms, max {lat.Max:F2} ms");
-            Console.WriteLine($"    (warm-up jobs, not counted above: {lat.WarmCount} reads, p99 {lat.WarmP99:F2} ms; all reads together: p99 {lat.AllP99:F2} ms)");
+            Console.WriteLine($"  clone_status at 200 req/s while jobs ran: {lat[Phase.Rounds] + lat[Phase.Fill]}");
+            Console.WriteLine($"    during the {n}-item jobs: {lat[Phase.Rounds]}");
+            Console.WriteLine($"    during the {filler}-item fill job: {lat[Phase.Fill]}");
+            Console.WriteLine($"    during the warm-up (not counted above): {lat[Phase.WarmUp]}; all reads together: {lat[Phase.WarmUp] + lat[Phase.Rounds] + lat[Phase.Fill]}");
             return 0;
         }
         finally
@@ -86,12 +88,27 @@ internal static class LunBench
 
     private sealed record JobFigures(double Job, double CloneSecs, double Target, double Lag, double Wall);
 
-    private static JobFigures RunJob(HttpClient http, StatusPoller poller, HttpMethod method, string body, bool warmUp = false)
+    private enum Phase { WarmUp, Rounds, Fill }
+
+    /// <summary>Status read latencies (ms) of one phase of the run.</summary>
+    private sealed class Latencies(IEnumerable<double> ms)
+    {
+        private readonly double[] _ms = [.. ms.Order()];
+
+        public static Latencies operator +(Latencies a, Latencies b) => new(a._ms.Concat(b._ms));
+
+        public override string ToString() => _ms.Length == 0 ? "no reads"
+            : $"{_ms.Length} reads, p50 {P(0.5):F2} ms, p99 {P(0.99):F2} ms, max {_ms[^1]:F2} ms";
+
+        private double P(double q) => _ms[Math.Min(_ms.Length - 1, (int)(_ms.Length * q))];
+    }
+
+    private static JobFigures RunJob(HttpClient http, StatusPoller poller, HttpMethod method, string body, Phase phase = Phase.Rounds)
     {
         var sw = Stopwatch.StartNew();
         var id = (string)Send(http, method, "/lun/api/v1.0/clone", body)["job_id"]!;
         // The poller's own reads (every 5 ms) tell when the job is done: no second reader adds to the 200 reads/s.
-        poller.Watch(id, warmUp);
+        poller.Watch(id, phase);
         var end = poller.WaitFinished(id);
         var wall = sw.Elapsed.TotalSeconds;
         poller.Watch(null);
@@ -155,13 +172,12 @@ internal static class LunBench
         private static readonly byte[] Complete = Encoding.UTF8.GetBytes("\"status\":\"complete\"");
         private static readonly byte[] Failed = Encoding.UTF8.GetBytes("\"status\":\"failed\"");
         private readonly HttpClient _http;
-        private readonly ConcurrentBag<double> _ms = [];
-        private readonly ConcurrentBag<double> _warmMs = [];
+        private readonly ConcurrentDictionary<Phase, ConcurrentBag<double>> _ms = new();
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
         private readonly ConcurrentDictionary<string, string> _finished = new();
         private volatile string? _job;
-        private volatile bool _warmUp;
+        private volatile int _phase;
 
         public StatusPoller(string url)
         {
@@ -170,9 +186,9 @@ internal static class LunBench
             _loop = Task.Run(LoopAsync);
         }
 
-        public void Watch(string? jobId, bool warmUp = false)
+        public void Watch(string? jobId, Phase phase = Phase.Rounds)
         {
-            _warmUp = warmUp;
+            _phase = (int)phase;
             _job = jobId;
         }
 
@@ -200,12 +216,12 @@ internal static class LunBench
                 if (wait > TimeSpan.Zero) await Task.Delay(wait);
                 if (_job is not { } id) continue;
                 inflight.RemoveAll(t => t.IsCompleted);
-                inflight.Add(OneAsync(id, _warmUp, due));
+                inflight.Add(OneAsync(id, (Phase)_phase, due));
             }
             await Task.WhenAll(inflight);
         }
 
-        private async Task OneAsync(string id, bool warmUp, long due)
+        private async Task OneAsync(string id, Phase phase, long due)
         {
             // Latency counts from when the read was due: a late timer and a wait for a free connection count too.
             var t0 = due;
@@ -213,20 +229,16 @@ internal static class LunBench
             var body = await r.Content.ReadAsByteArrayAsync();
             var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             if (!r.IsSuccessStatusCode) return;
-            if (_job == id) (warmUp ? _warmMs : _ms).Add(ms);
+            if (_job == id) _ms.GetOrAdd(phase, _ => []).Add(ms);
             if (body.AsSpan().IndexOf(Complete) >= 0) _finished.TryAdd(id, "complete");
             else if (body.AsSpan().IndexOf(Failed) >= 0) _finished.TryAdd(id, "failed");
         }
 
-        public (int Count, double P50, double P99, double Max, int WarmCount, double WarmP99, double AllP99) Stop()
+        public Dictionary<Phase, Latencies> Stop()
         {
             _stop.Cancel();
             _loop.Wait();
-            var all = _ms.Order().ToArray();
-            var warm = _warmMs.Order().ToArray();
-            var both = all.Concat(warm).Order().ToArray();
-            static double P(double[] a, double q) => a.Length == 0 ? 0 : a[Math.Min(a.Length - 1, (int)(a.Length * q))];
-            return (all.Length, P(all, 0.5), P(all, 0.99), all.Length == 0 ? 0 : all[^1], warm.Length, P(warm, 0.99), P(both, 0.99));
+            return Enum.GetValues<Phase>().ToDictionary(p => p, p => new Latencies(_ms.TryGetValue(p, out var b) ? b : []));
         }
 
         public void Dispose()
