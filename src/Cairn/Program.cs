@@ -1,3 +1,7 @@
 using Cairn.Cli;
+using Cairn.Server;
+
+// The server's GC budget can only be set through the environment: see GcBudget.
+if (args is ["serve", ..]) GcBudget.EnsureForServe();
 
 return await CairnCli.RunAsync(args);
