@@ -204,21 +204,32 @@ internal static class LunBench
             }
         }
 
-        private async Task LoopAsync()
+        private Task LoopAsync()
         {
+            // Paced on a thread of its own with plain sleeps: Task.Delay wakes a millisecond or two late (timer thread,
+            // then a pool thread), and that lateness would count as server latency.
             var inflight = new List<Task>();
-            var start = Stopwatch.GetTimestamp();
-            long tick = 0;
-            while (!_stop.IsCancellationRequested)
+            var pacer = new Thread(() =>
             {
-                var due = start + Stopwatch.Frequency * 5 * ++tick / 1000;
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                if (wait > TimeSpan.Zero) await Task.Delay(wait);
-                if (_job is not { } id) continue;
-                inflight.RemoveAll(t => t.IsCompleted);
-                inflight.Add(OneAsync(id, (Phase)_phase, due));
-            }
-            await Task.WhenAll(inflight);
+                var start = Stopwatch.GetTimestamp();
+                long tick = 0;
+                while (!_stop.IsCancellationRequested)
+                {
+                    var due = start + Stopwatch.Frequency * 5 * ++tick / 1000;
+                    // Whole milliseconds, never a busy wait (that would take CPU from the server on a small machine).
+                    while (Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due) is var left && left > TimeSpan.Zero)
+                        Thread.Sleep(Math.Max(1, (int)left.TotalMilliseconds));
+                    if (_job is not { } id) continue;
+                    inflight.RemoveAll(t => t.IsCompleted);
+                    inflight.Add(OneAsync(id, (Phase)_phase, due));
+                }
+            }) { IsBackground = true, Name = "status poller" };
+            pacer.Start();
+            return Task.Run(() =>
+            {
+                pacer.Join();
+                Task.WaitAll(inflight);
+            });
         }
 
         private async Task OneAsync(string id, Phase phase, long due)
