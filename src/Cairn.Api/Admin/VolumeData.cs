@@ -66,7 +66,7 @@ internal static class VolumeData
 
         long written = 0;
         var dev = svc.Engine.Open(name);
-        bool durable = sync ?? false;
+        bool durable = sync ?? false, flushingInBackground = false;
         try
         {
             var copying = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -74,7 +74,7 @@ internal static class VolumeData
                 : sparse ? await ImportSparseAsync(reader, dev, size, ct) : await ImportRawAsync(reader, dev, size, ct);
             var flushing = System.Diagnostics.Stopwatch.GetTimestamp();
             // Acknowledged means it survives kill -9 of the server: the map reaches the page cache. Stable storage
-            // follows right after in the background, or before the answer with ?sync=true.
+            // follows right after in the background (which then owns the device), or before the answer with ?sync=true.
             if (durable) dev.Flush();
             else dev.Checkpoint();
             var ms = (long from, long to) => System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
@@ -82,6 +82,11 @@ internal static class VolumeData
             log.LogInformation("Imported {Name} from {Source}: {Written} bytes stored of {Size} in {Total:F0} ms (setup {Setup:F0}, copy {Copy:F0}, {Flush} {FlushMs:F0})",
                 name, local ? "a server-side file" : "a stream", written, size, ms(started, now), ms(started, copying), ms(copying, flushing),
                 durable ? "sync" : "checkpoint", ms(flushing, now));
+            if (!durable)
+            {
+                _ = Task.Run(() => FlushInBackground(dev, name, log), CancellationToken.None);
+                flushingInBackground = true;
+            }
         }
         catch when (created)
         {
@@ -90,13 +95,10 @@ internal static class VolumeData
             try { await svc.DestroyAsync(name, recursive: false, CancellationToken.None); } catch (CairnException) { }
             throw;
         }
-        catch
+        finally
         {
-            dev.Dispose();
-            throw;
+            if (!flushingInBackground) dev.Dispose();
         }
-        if (durable) dev.Dispose();
-        else _ = Task.Run(() => FlushInBackground(dev, name, log), CancellationToken.None);
         var v = svc.Get(name)!;
         return Results.Json(new { volume = VolumeDto.From(v), image_size = size, written, created, synced = durable }, Json.Options, statusCode: created ? 201 : 200);
     }
