@@ -252,8 +252,11 @@ public sealed partial class EmbeddedEngine
 
     private List<Dataset> Subtree(string name)
     {
-        var prefix = name + "/";
         var list = new List<Dataset>();
+        // A dataset without children (every clone a LUN job destroys) needs no scan: the cost of destroying it must
+        // not grow with the number of datasets in the pool.
+        if (!_childCount.ContainsKey(name)) return list;
+        var prefix = name + "/";
         foreach (var (n, ds) in _byName)
             if (n.StartsWith(prefix, StringComparison.Ordinal)) list.Add(ds);
         return list;
