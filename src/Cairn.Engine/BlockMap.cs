@@ -108,8 +108,15 @@ internal sealed class BlockMap
 
     private readonly PagedArray<MapPage> _pages = new();
 
-    /// <summary>Pages changed since the last flush.</summary>
-    public readonly ConcurrentQueue<MapPage> DirtyPages = new();
+    // Pages changed since the last flush; made at the first change, as most layers of a pool full of clones never change.
+    private ConcurrentQueue<MapPage>? _dirtyPages;
+
+    /// <summary>Takes a page changed since the last flush.</summary>
+    public bool TryTakeDirty([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MapPage? page)
+    {
+        page = null;
+        return Volatile.Read(ref _dirtyPages) is { } q && q.TryDequeue(out page);
+    }
 
     public MapPage? Page(long pageIndex) => _pages.Get(pageIndex);
 
@@ -193,7 +200,8 @@ internal sealed class BlockMap
 
     public void MarkDirty(MapPage page)
     {
-        if (Volatile.Read(ref page.Dirty) == 0 && Interlocked.Exchange(ref page.Dirty, 1) == 0) DirtyPages.Enqueue(page);
+        if (Volatile.Read(ref page.Dirty) == 0 && Interlocked.Exchange(ref page.Dirty, 1) == 0)
+            (Volatile.Read(ref _dirtyPages) ?? LazyInitializer.EnsureInitialized(ref _dirtyPages)).Enqueue(page);
     }
 
     /// <summary>Replaces a page's state while loading from the log.</summary>

@@ -96,7 +96,7 @@ public sealed partial class EmbeddedEngine
     private static long UsedBlocks(Dataset ds)
     {
         long n = 0;
-        foreach (var l in ds.Layers) n += l.Map.DataBlocks();
+        foreach (var l in ds.Layers) n += l.DataBlocks();
         return n;
     }
 
@@ -219,7 +219,7 @@ public sealed partial class EmbeddedEngine
         {
             ThrowIfDisposed();
             long allocated = 0, snapshots = 0;
-            foreach (var l in _layers.Values) allocated += l.Map.DataBlocks();
+            foreach (var l in _layers.Values) allocated += l.DataBlocks();
             foreach (var ds in _byName.Values) snapshots += ds.Snapshots.Count;
             return new PoolInfo(size, allocated * Block, free, _byName.Count, snapshots);
         }

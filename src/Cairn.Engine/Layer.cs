@@ -60,6 +60,10 @@ internal sealed class Layer
     /// <summary>The map, loaded from its log on first use.</summary>
     public BlockMap Map => _map ?? Load();
 
+    /// <summary>Blocks holding data. A layer made in this process and never written has none, and counting them must not
+    /// load its map: a new clone is reported (its used size) right after it is made.</summary>
+    public long DataBlocks() => _map is { } m ? m.DataBlocks() : _fresh ? 0 : Map.DataBlocks();
+
     /// <summary>Merged index of this (frozen) layer's whole stack, built once and shared by every clone over it.</summary>
     public MergedIndex Index => _index ?? BuildIndex();
 
@@ -175,7 +179,7 @@ internal sealed class Layer
             if (_closed) return;
             bool durable = _durable && sync;
             List<(long Index, ulong[] State)>? records = null;
-            while (map.DirtyPages.TryDequeue(out var page))
+            while (map.TryTakeDirty(out var page))
             {
                 Interlocked.Exchange(ref page.Dirty, 0);
                 (records ??= []).Add((page.Index, Copy(page)));

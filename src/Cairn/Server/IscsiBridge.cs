@@ -21,7 +21,9 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
     private readonly IVolumeEngine _engine;
     private readonly ILogger<IscsiBridge> _log;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, IReadOnlyDictionary<int, LazyUnit>> _units = new(StringComparer.OrdinalIgnoreCase);
+    // One dictionary per target, shared with its registry entry (which never changes it): a host with 10,000 targets
+    // keeps every one of them in memory, so each costs as few objects as possible.
+    private readonly Dictionary<string, Dictionary<int, IScsiLogicalUnit>> _units = new(StringComparer.OrdinalIgnoreCase);
 
     private readonly bool _removable;
 
@@ -68,13 +70,14 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
                 {
                     if (units is not null) foreach (var u in units.Values) u.Dispose();
                     var lunNumbers = t.Luns.Select(l => (ulong)l.Lun).ToArray();
-                    units = t.Luns.ToDictionary(l => l.Lun, l => new LazyUnit(_engine, l, new ScsiBlockDeviceOptions { Lun = (ulong)l.Lun, ReportLuns = () => lunNumbers, Removable = _removable }));
+                    units = new Dictionary<int, IScsiLogicalUnit>(t.Luns.Count);
+                    foreach (var l in t.Luns) units[l.Lun] = new LazyUnit(_engine, l, lunNumbers, _removable);
                     _units[t.Iqn] = units;
                 }
                 _registry.AddOrUpdate(new IscsiTarget
                 {
                     Iqn = t.Iqn,
-                    Luns = units.ToDictionary(kv => kv.Key, kv => (IScsiLogicalUnit)kv.Value),
+                    Luns = units,
                     Initiators = t.Initiators,
                     Chap = t.Chap is { } chap ? new ChapSecret(chap.User, _targets.OpenSecret(chap)) : null,
                     MutualChap = t.MutualChap is { } m ? new ChapSecret(m.User, _targets.OpenSecret(m)) : null,
@@ -93,34 +96,37 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
     }
 
     /// <summary>A logical unit that opens its volume or snapshot at the first command.</summary>
-    private sealed class LazyUnit(IVolumeEngine engine, TargetLun lun, ScsiBlockDeviceOptions options) : IScsiLogicalUnit
+    private sealed class LazyUnit(IVolumeEngine engine, TargetLun lun, ulong[] lunNumbers, bool removable) : IScsiLogicalUnit
     {
-        private readonly Lazy<ScsiBlockDevice> _unit = new(() =>
+        private ScsiBlockDevice? _unit;
+
+        private ScsiBlockDevice Unit => Volatile.Read(ref _unit) ?? Open();
+
+        private ScsiBlockDevice Open()
         {
             var dev = lun.Snapshot is null ? engine.Open(lun.Dataset) : engine.OpenSnapshot(lun.Dataset, lun.Snapshot);
-            return new ScsiBlockDevice(dev, options);
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
+            var unit = new ScsiBlockDevice(dev, new ScsiBlockDeviceOptions { Lun = (ulong)lun.Lun, ReportLuns = () => lunNumbers, Removable = removable });
+            var first = Interlocked.CompareExchange(ref _unit, unit, null);
+            if (first is null) return unit;
+            // Two first commands raced: one device serves both.
+            unit.Dispose();
+            dev.Dispose();
+            return first;
+        }
 
-        public long DataOutLength(ReadOnlySpan<byte> cdb) => _unit.Value.DataOutLength(cdb);
+        public long DataOutLength(ReadOnlySpan<byte> cdb) => Unit.DataOutLength(cdb);
 
         public ScsiResult Execute(ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut, Span<byte> dataIn, in ScsiCommandInfo info)
-            => _unit.Value.Execute(cdb, dataOut, dataIn, info);
+            => Unit.Execute(cdb, dataOut, dataIn, info);
 
-        public void Reset(in ScsiNexus nexus, bool targetReset)
-        {
-            if (_unit.IsValueCreated) _unit.Value.Reset(nexus, targetReset);
-        }
+        public void Reset(in ScsiNexus nexus, bool targetReset) => Volatile.Read(ref _unit)?.Reset(nexus, targetReset);
 
-        public void NexusLost(in ScsiNexus nexus)
-        {
-            if (_unit.IsValueCreated) _unit.Value.NexusLost(nexus);
-        }
+        public void NexusLost(in ScsiNexus nexus) => Volatile.Read(ref _unit)?.NexusLost(nexus);
 
         public void Dispose()
         {
-            if (_unit.IsValueCreated)
+            if (Interlocked.Exchange(ref _unit, null) is { } u)
             {
-                var u = _unit.Value;
                 u.Dispose();
                 u.Device.Dispose();
             }
