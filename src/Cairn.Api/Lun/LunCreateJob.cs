@@ -21,7 +21,8 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
     public async Task RunAsync(JobContext ctx, CancellationToken ct)
     {
         var req = LunRequest.CreateFromJob(ctx.Job.Request);
-        await Record(ctx, [], d => { d["job_type"] = "create"; d["udevd_time"] = 0.0; });
+        var counters = LunCounters.Of(ctx, create: true);
+        await Record(ctx, counters, [], d => { d["job_type"] = "create"; d["udevd_time"] = 0.0; });
         await LunJobs.Phase(ctx, status, "start_job");
 
         await LunJobs.Phase(ctx, status, "start_creating_clones");
@@ -30,10 +31,10 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
         foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
-            await CloneChunk(ctx, req, chunk, ct);
+            await CloneChunk(ctx, counters, req, chunk, ct);
         }
         var cloneSecs = LunJobs.Seconds(t0);
-        await Record(ctx, [], d => LunJobs.AddTime(d, "clone_time", cloneSecs));
+        await Record(ctx, counters, [], d => LunJobs.AddTime(d, "clone_time", cloneSecs));
         await LunJobs.Phase(ctx, status, "done_creating_clones");
 
         // The original waited for udev to settle system-wide. The embedded engine's volumes are served in-process:
@@ -47,17 +48,17 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
         foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
-            await TargetChunk(ctx, req, chunk, ct);
+            await TargetChunk(ctx, counters, req, chunk, ct);
         }
         var targetSecs = LunJobs.Seconds(t0);
-        await Record(ctx, [], d => LunJobs.AddTime(d, "target_time", targetSecs));
+        await Record(ctx, counters, [], d => LunJobs.AddTime(d, "target_time", targetSecs));
         await LunJobs.Phase(ctx, status, "done_creating_targets");
 
         // With failed items the job engine ends the job Failed with a summary naming them; "complete" means all done.
         if (ctx.Items.All(i => i.State == ItemState.Done)) await LunJobs.Phase(ctx, status, "complete");
     }
 
-    private async Task CloneChunk(JobContext ctx, List<LunCreateItem> req, JobItem[] chunk, CancellationToken ct)
+    private async Task CloneChunk(JobContext ctx, LunCounters counters, List<LunCreateItem> req, JobItem[] chunk, CancellationToken ct)
     {
         var before = new List<JobItem>(chunk.Length);
         var running = new List<(JobItem Item, LunCreateItem Ask)>();
@@ -78,7 +79,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
             before.Add(marked);
             running.Add((marked, ask));
         }
-        await Record(ctx, before);
+        await Record(ctx, counters, before);
         if (running.Count == 0) return;
 
         var ops = running.Select(r =>
@@ -106,7 +107,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
                 after.Add(LunJobs.With(item, ItemState.Running, data));
             }
         }
-        await Record(ctx, after);
+        await Record(ctx, counters, after);
     }
 
     /// <summary>Refuses, before cloning, an item whose target could not be made as asked (so no clone is left without it).</summary>
@@ -127,7 +128,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
             ? $"{ask.Dst} already exists and is not a clone of {ask.Src} (origin: {d.Origin ?? "none"})"
             : e.Message;
 
-    private async Task TargetChunk(JobContext ctx, List<LunCreateItem> req, JobItem[] chunk, CancellationToken ct)
+    private async Task TargetChunk(JobContext ctx, LunCounters counters, List<LunCreateItem> req, JobItem[] chunk, CancellationToken ct)
     {
         var asks = chunk.Select(i => req[i.Index]).ToList();
         var specs = asks.Select(a => new TargetSpec(a.Wwn, [new TargetLun(0, a.Dst)], a.Initiators, Portal: a.Portal)).ToList();
@@ -163,9 +164,9 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
             data.Remove("stage");
             after.Add(LunJobs.With(chunk[k], ItemState.Done, data));
         }
-        await Record(ctx, after);
+        await Record(ctx, counters, after);
     }
 
-    private Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<System.Text.Json.Nodes.JsonObject>? more = null) =>
-        LunJobs.Record(ctx, status, batch, create: true, more);
+    private Task Record(JobContext ctx, LunCounters counters, IReadOnlyList<JobItem> batch, Action<System.Text.Json.Nodes.JsonObject>? more = null) =>
+        LunJobs.Record(ctx, status, counters, batch, more);
 }

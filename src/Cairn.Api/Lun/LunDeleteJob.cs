@@ -20,7 +20,8 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
     public async Task RunAsync(JobContext ctx, CancellationToken ct)
     {
         var req = LunRequest.DeleteFromJob(ctx.Job.Request);
-        await Record(ctx, [], d => { d["job_type"] = "delete"; d["udevd_time"] = 0.0; });
+        var counters = LunCounters.Of(ctx, create: false);
+        await Record(ctx, counters, [], d => { d["job_type"] = "delete"; d["udevd_time"] = 0.0; });
         await LunJobs.Phase(ctx, status, "start_job");
 
         await LunJobs.Phase(ctx, status, "start_deleting_targets");
@@ -29,10 +30,10 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
         foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
-            await TargetChunk(ctx, req, chunk, ct);
+            await TargetChunk(ctx, counters, req, chunk, ct);
         }
         var secs = LunJobs.Seconds(t0);
-        await Record(ctx, [], d => LunJobs.AddTime(d, "target_time", secs));
+        await Record(ctx, counters, [], d => LunJobs.AddTime(d, "target_time", secs));
         await LunJobs.Phase(ctx, status, "done_deleting_targets");
 
         await LunJobs.Phase(ctx, status, "start_deleting_clones");
@@ -41,16 +42,16 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
         foreach (var chunk in todo.Chunk(LunJobs.ChunkFor(req.Count)))
         {
             ct.ThrowIfCancellationRequested();
-            await CloneChunk(ctx, req, chunk, ct);
+            await CloneChunk(ctx, counters, req, chunk, ct);
         }
         secs = LunJobs.Seconds(t0);
-        await Record(ctx, [], d => LunJobs.AddTime(d, "clone_time", secs));
+        await Record(ctx, counters, [], d => LunJobs.AddTime(d, "clone_time", secs));
         await LunJobs.Phase(ctx, status, "done_deleting_clones");
 
         if (ctx.Items.All(i => i.State == ItemState.Done)) await LunJobs.Phase(ctx, status, "complete");
     }
 
-    private async Task TargetChunk(JobContext ctx, List<LunDeleteItem> req, JobItem[] chunk, CancellationToken ct)
+    private async Task TargetChunk(JobContext ctx, LunCounters counters, List<LunDeleteItem> req, JobItem[] chunk, CancellationToken ct)
     {
         var before = new List<JobItem>(chunk.Length);
         var deleting = new List<JobItem>();
@@ -82,7 +83,7 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
                 deleting.Add(marked);
             }
         }
-        await Record(ctx, before);
+        await Record(ctx, counters, before);
         if (deleting.Count == 0) return;
 
         var t0 = Stopwatch.GetTimestamp();
@@ -102,7 +103,7 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
             data["target_gone"] = true;
             after.Add(Next(deleting[k], data, req[deleting[k].Index]));
         }
-        await Record(ctx, after);
+        await Record(ctx, counters, after);
     }
 
     /// <summary>After the target step: on to the clone step when asked, else the item is finished.</summary>
@@ -126,7 +127,7 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
         return LunJobs.With(item, ItemState.Failed, data, why);
     }
 
-    private async Task CloneChunk(JobContext ctx, List<LunDeleteItem> req, JobItem[] chunk, CancellationToken ct)
+    private async Task CloneChunk(JobContext ctx, LunCounters counters, List<LunDeleteItem> req, JobItem[] chunk, CancellationToken ct)
     {
         var before = new List<JobItem>(chunk.Length);
         var destroying = new List<JobItem>();
@@ -153,7 +154,7 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
             before.Add(marked);
             destroying.Add(marked);
         }
-        await Record(ctx, before);
+        await Record(ctx, counters, before);
         if (destroying.Count == 0) return;
 
         var t0 = Stopwatch.GetTimestamp();
@@ -172,9 +173,9 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
             data["clone_gone"] = true;
             after.Add(Finish(destroying[k], data));
         }
-        await Record(ctx, after);
+        await Record(ctx, counters, after);
     }
 
-    private Task Record(JobContext ctx, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null) =>
-        LunJobs.Record(ctx, status, batch, create: false, more);
+    private Task Record(JobContext ctx, LunCounters counters, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null) =>
+        LunJobs.Record(ctx, status, counters, batch, more);
 }

@@ -40,59 +40,30 @@ internal static class LunJobs
 
     public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
 
-    /// <summary>Sets the counters from the items themselves, so a resumed job never counts an item twice.</summary>
-    public static void Count(JsonObject d, IReadOnlyList<JobItem> items, bool create)
-    {
-        int clones = 0, targets = 0, completed = 0, clonesAsked = 0;
-        foreach (var i in items)
-        {
-            var stage = Stage(i);
-            if (Finished(i)) completed++;
-            if (create)
-            {
-                if (i.State == ItemState.Done) { clones++; targets++; }
-                else if (stage == Cloned) clones++;
-            }
-            else
-            {
-                var del = (bool?)i.Data?["delete_clones"] ?? false;
-                if (del) clonesAsked++;
-                if ((bool?)i.Data?["target_gone"] == true) targets++;
-                if ((bool?)i.Data?["clone_gone"] == true) clones++;
-            }
-        }
-        d["num_requested"] = items.Count;
-        d["num_clones"] = clones;
-        d["num_targets"] = targets;
-        d["num_completed"] = completed;
-        // The original's formula for a create: each item is half clone, half target.
-        d["percent_completed"] = items.Count == 0 ? 1.0
-            : create ? Math.Min(1.0, (clones + targets) * 0.5 / items.Count)
-            : Math.Min(1.0, (double)(targets + clones) / (items.Count + clonesAsked));
-    }
-
     /// <summary>
-    /// Records a batch of item results together with the counters they change, in one store write (the counters are
-    /// recomputed from the items, so they always agree with them).
+    /// Records a batch of item results together with the counters they change, in one store write. The counters start
+    /// from the items themselves (<see cref="LunCounters.Of"/>, once per run, so a resumed job never counts an item
+    /// twice) and then follow each batch by difference: a chunk costs the same in a 10,000-item job as in a 100-item
+    /// one, and allocates nothing per item of the job.
     /// </summary>
-    public static async Task Record(JobContext ctx, LunStatus status, IReadOnlyList<JobItem> batch, bool create, Action<JsonObject>? more = null)
+    public static async Task Record(JobContext ctx, LunStatus status, LunCounters counters, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null)
     {
-        var all = ctx.Items.ToDictionary(i => i.Index);
-        foreach (var b in batch) all[b.Index] = b;
-        var counters = new JsonObject();
-        Count(counters, [.. all.Values], create);
+        var next = counters.Now;
+        foreach (var b in batch) next = next.Replace(ctx.Item(b.Index), b, counters.Create);
         var data = ctx.Job.Data;
-        if (more is null && data is not null && counters.All(c => JsonNode.DeepEquals(c.Value, data[c.Key])))
+        if (more is null && data is not null && next.Matches(data, counters.Create))
         {
             // Only item marks (stages before a step): no need to rewrite the job record.
             await ctx.UpdateItemsAsync(batch);
+            counters.Now = next;
             return;
         }
         await ctx.UpdateItemsAsync(batch, d =>
         {
             more?.Invoke(d);
-            foreach (var (k, v) in counters) d[k] = v?.DeepClone();
-        }, progress: (double)counters["percent_completed"]!);
+            next.WriteTo(d, counters.Create);
+        }, progress: next.Percent(counters.Create));
+        counters.Now = next;
         status.Changed(ctx);
     }
 
@@ -106,4 +77,82 @@ internal static class LunJobs
     /// <summary>Items per engine/store commit: 250, more for big jobs so a job takes a bounded number of commits
     /// (each commit also rewrites the job record, whose request grows with the job).</summary>
     public static int ChunkFor(int items) => Math.Clamp(items / 4, Chunk, 2500);
+}
+
+/// <summary>The counters of a running LUN job (the original's num_* fields), kept from the items it recorded.</summary>
+public sealed class LunCounters
+{
+    private LunCounters(bool create, Tally now)
+    {
+        Create = create;
+        Now = now;
+    }
+
+    public bool Create { get; }
+
+    internal Tally Now { get; set; }
+
+    /// <summary>Counts the job's items as recorded (the start of a run, first or resumed).</summary>
+    public static LunCounters Of(JobContext ctx, bool create)
+    {
+        var t = new Tally(ctx.ItemCount, 0, 0, 0, 0);
+        foreach (var i in ctx.Items) t = t.Replace(null, i, create);
+        return new LunCounters(create, t);
+    }
+
+    internal readonly record struct Tally(int Requested, int Clones, int Targets, int Completed, int ClonesAsked)
+    {
+        /// <summary>The tally with <paramref name="before"/> (if any) taken out and <paramref name="after"/> put in.</summary>
+        public Tally Replace(JobItem? before, JobItem after, bool create)
+        {
+            var t = this;
+            if (before is not null) t = t.Add(before, create, -1);
+            return t.Add(after, create, 1);
+        }
+
+        private Tally Add(JobItem i, bool create, int sign)
+        {
+            int clones = 0, targets = 0, asked = 0;
+            if (create)
+            {
+                if (i.State == ItemState.Done) { clones = 1; targets = 1; }
+                else if (LunJobs.Stage(i) == LunJobs.Cloned) clones = 1;
+            }
+            else
+            {
+                if ((bool?)i.Data?["delete_clones"] == true) asked = 1;
+                if ((bool?)i.Data?["target_gone"] == true) targets = 1;
+                if ((bool?)i.Data?["clone_gone"] == true) clones = 1;
+            }
+            var done = LunJobs.Finished(i) ? 1 : 0;
+            return this with
+            {
+                Clones = Clones + sign * clones,
+                Targets = Targets + sign * targets,
+                Completed = Completed + sign * done,
+                ClonesAsked = ClonesAsked + sign * asked,
+            };
+        }
+
+        /// <summary>The original's percent_completed: for a create each item is half clone, half target.</summary>
+        public double Percent(bool create) => Requested == 0 ? 1.0
+            : create ? Math.Min(1.0, (Clones + Targets) * 0.5 / Requested)
+            : Math.Min(1.0, (double)(Targets + Clones) / (Requested + ClonesAsked));
+
+        public void WriteTo(JsonObject d, bool create)
+        {
+            d["num_requested"] = Requested;
+            d["num_clones"] = Clones;
+            d["num_targets"] = Targets;
+            d["num_completed"] = Completed;
+            d["percent_completed"] = Percent(create);
+        }
+
+        /// <summary>Whether the job data already holds these counters.</summary>
+        public bool Matches(JsonObject d, bool create) =>
+            Is(d["num_requested"], Requested) && Is(d["num_clones"], Clones) && Is(d["num_targets"], Targets)
+            && Is(d["num_completed"], Completed) && d["percent_completed"] is JsonValue p && p.TryGetValue<double>(out var x) && x == Percent(create);
+
+        private static bool Is(JsonNode? n, int value) => n is JsonValue v && v.TryGetValue<int>(out var x) && x == value;
+    }
 }

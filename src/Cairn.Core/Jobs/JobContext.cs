@@ -53,6 +53,12 @@ public sealed class JobContext
         }
     }
 
+    /// <summary>Item <paramref name="index"/> as last recorded, or null if the job has no such item.</summary>
+    public JobItem? Item(int index)
+    {
+        lock (_gate) return _items.GetValueOrDefault(index);
+    }
+
     /// <summary>Records the handler's status word (e.g. <c>start_creating_clones</c>).</summary>
     public Task SetPhaseAsync(string phase) => Write(r => r with { Phase = phase });
 
