@@ -9,7 +9,7 @@ namespace Cairn.Store;
 /// <summary>Value conversions between records and columns, and command helpers.</summary>
 internal static class Sql
 {
-    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
+    public const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

@@ -189,6 +189,7 @@ public sealed partial class SqliteStateStore
     private sealed class Writer(SqliteConnection conn) : IStateWriter, IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> _commands = [];
+        private readonly ItemUpsert _items = new(conn);
         private SqliteTransaction? _tx;
 
         // A job's request and conflict keys never change after submission but can be large (a 1,000-item request is
@@ -341,11 +342,11 @@ public sealed partial class SqliteStateStore
             Exec("DELETE FROM jobs WHERE id = @p0", key);
         }
 
-        public void Put(JobItem i) => Exec(
-            "INSERT INTO job_items (job_id, idx, item_key, state, error, started, finished, data) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
-            "ON CONFLICT (job_id, idx) DO UPDATE SET item_key = excluded.item_key, state = excluded.state, error = excluded.error, " +
-            "started = excluded.started, finished = excluded.finished, data = excluded.data",
-            Sql.Id(i.JobId), i.Index, i.Key, i.State.ToString(), i.Error, Sql.Time(i.Started), Sql.Time(i.Finished), Sql.Node(i.Data));
+        public void Put(JobItem i)
+        {
+            if (_tx is null) throw new InvalidOperationException("a state writer is usable only inside WriteAsync's action");
+            _items.Put(i);
+        }
 
         // The per-job sequence is computed inside the transaction; one committer means no two writers race for it.
         public void AppendLog(Guid jobId, string level, string message) => Exec(
@@ -357,6 +358,7 @@ public sealed partial class SqliteStateStore
         {
             foreach (var c in _commands.Values) c.Dispose();
             _commands.Clear();
+            _items.Dispose();
             try
             {
                 using var cmd = conn.CreateCommand();
