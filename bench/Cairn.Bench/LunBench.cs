@@ -20,6 +20,7 @@ internal static class LunBench
     {
         int n = int.Parse(BenchArgs.Get(args, "count", "1000"), Inv);
         int filler = int.Parse(BenchArgs.Get(args, "existing", "10000"), Inv);
+        int rounds = int.Parse(BenchArgs.Get(args, "rounds", "5"), Inv);
         var dir = BenchArgs.Scratch(args, "lun");
         try
         {
@@ -34,11 +35,12 @@ internal static class LunBench
             RunJob(http, poller, HttpMethod.Post, CreateBody("warm", 0, n), Phase.WarmUp);
             RunJob(http, poller, HttpMethod.Delete, DeleteBody("warm", 0, n), Phase.WarmUp);
 
-            // Three rounds each, medians reported (the VM is shared: single runs swing by 3x).
+            // Several rounds each (--rounds, 5), medians reported: a 1,000-item job takes about 0.1 s, and on a shared VM
+            // single runs swing by 1.5x.
             var emptyC = new List<JobFigures>();
             var emptyD = new List<JobFigures>();
             string live = "";
-            for (int r = 0; r < 3; r++)
+            for (int r = 0; r < rounds; r++)
             {
                 emptyC.Add(RunJob(http, poller, HttpMethod.Post, CreateBody("a" + r, 0, n)));
                 if (r == 0) live = CheckLive(server, "a0", n);
@@ -49,7 +51,7 @@ internal static class LunBench
             var fill = RunJob(http, poller, HttpMethod.Post, CreateBody("fill", 0, filler), Phase.Fill);
             var fullC = new List<JobFigures>();
             var fullD = new List<JobFigures>();
-            for (int r = 0; r < 3; r++)
+            for (int r = 0; r < rounds; r++)
             {
                 fullC.Add(RunJob(http, poller, HttpMethod.Post, CreateBody("b" + r, 0, n)));
                 fullD.Add(RunJob(http, poller, HttpMethod.Delete, DeleteBody("b" + r, 0, n)));
@@ -64,12 +66,12 @@ internal static class LunBench
                 + "; full delete " + string.Join(" ", fullD.Select(f => f.Job.ToString("F3", Inv))));
             var lat = poller.Stop();
 
-            Console.WriteLine($"LUN clone API, real cairn serve (embedded engine, durable), {n}-item jobs, medians of 3:");
+            Console.WriteLine($"LUN clone API, real cairn serve (embedded engine, durable), {n}-item jobs, medians of {rounds}:");
             Console.WriteLine($"  empty host      create: job_time {emptyCreate.Job:F3} s (clone {emptyCreate.CloneSecs:F3} s, target {emptyCreate.Target:F3} s, lag {emptyCreate.Lag:F3} s), wall {emptyCreate.Wall:F3} s; targets live: {live}");
             Console.WriteLine($"  empty host      delete: job_time {emptyDelete.Job:F3} s (target {emptyDelete.Target:F3} s, clone {emptyDelete.CloneSecs:F3} s), wall {emptyDelete.Wall:F3} s");
             Console.WriteLine($"  {filler} existing (filled by one {filler}-item job in {fill.Job:F3} s):");
             Console.WriteLine($"                  create: job_time {fullCreate.Job:F3} s (clone {fullCreate.CloneSecs:F3} s, target {fullCreate.Target:F3} s), wall {fullCreate.Wall:F3} s");
-            Console.WriteLine($"                  delete: job_time {fullDelete.Job:F3} s, wall {fullDelete.Wall:F3} s");
+            Console.WriteLine($"                  delete: job_time {fullDelete.Job:F3} s (target {fullDelete.Target:F3} s, clone {fullDelete.CloneSecs:F3} s), wall {fullDelete.Wall:F3} s");
             Console.WriteLine($"  per-item create cost: empty {emptyCreate.Job / n * 1000:F3} ms, with {filler} existing {fullCreate.Job / n * 1000:F3} ms, ratio {fullCreate.Job / emptyCreate.Job:F2}x");
             Console.WriteLine($"  per-item delete cost: empty {emptyDelete.Job / n * 1000:F3} ms, with {filler} existing {fullDelete.Job / n * 1000:F3} ms, ratio {fullDelete.Job / emptyDelete.Job:F2}x");
             Console.WriteLine($"  clone_status at 200 req/s while jobs ran: {lat[Phase.Rounds] + lat[Phase.Fill]}");

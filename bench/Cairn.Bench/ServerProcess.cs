@@ -22,6 +22,9 @@ internal sealed class ServerProcess : IDisposable
         Url = $"http://127.0.0.1:{http}";
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { CairnDll, "serve", "--data", dataDir, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{IscsiPort}" }) psi.ArgumentList.Add(a);
+        // Extra variables for the server only (runtime knobs under study), as NAME=VALUE;NAME=VALUE.
+        foreach (var kv in (Environment.GetEnvironmentVariable("CAIRN_BENCH_SERVER_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+            psi.Environment[kv[..kv.IndexOf('=')]] = kv[(kv.IndexOf('=') + 1)..];
         _p = Process.Start(psi)!;
         _p.OutputDataReceived += (_, _) => { };
         _p.ErrorDataReceived += (_, _) => { };
