@@ -23,7 +23,7 @@ internal sealed class ItemUpsert(SqliteConnection conn) : IDisposable
 
     private static readonly string[] StateNames = Enum.GetValues<ItemState>().Select(s => s.ToString()).ToArray();
 
-    private readonly ArrayBufferWriter<byte> _json = new(1024);
+    private ArrayBufferWriter<byte> _json = new(1024);
     private Utf8JsonWriter? _writer;
     private sqlite3_stmt? _stmt;
 
@@ -63,13 +63,13 @@ internal sealed class ItemUpsert(SqliteConnection conn) : IDisposable
         }
         finally
         {
+            // Every parameter is bound again by the next put: resetting is enough.
             raw.sqlite3_reset(s);
-            raw.sqlite3_clear_bindings(s);
         }
         // A large item must not keep a large buffer for the life of the store.
         if (_json.Capacity > 1 << 16)
         {
-            _json.Clear();
+            _json = new ArrayBufferWriter<byte>(1024);
             _writer?.Dispose();
             _writer = null;
         }

@@ -49,9 +49,9 @@ internal static class LunJobs
     public static async Task Record(JobContext ctx, LunStatus status, LunCounters counters, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null)
     {
         var next = counters.Now;
-        foreach (var b in batch) next = next.Replace(ctx.Item(b.Index), b, counters.Create);
+        foreach (var b in batch) next = next.Replace(ctx.Item(b.Index), b);
         var data = ctx.Job.Data;
-        if (more is null && data is not null && next.Matches(data, counters.Create))
+        if (more is null && data is not null && next.Matches(data))
         {
             // Only item marks (stages before a step): no need to rewrite the job record.
             await ctx.UpdateItemsAsync(batch);
@@ -61,8 +61,8 @@ internal static class LunJobs
         await ctx.UpdateItemsAsync(batch, d =>
         {
             more?.Invoke(d);
-            next.WriteTo(d, counters.Create);
-        }, progress: next.Percent(counters.Create));
+            next.WriteTo(d);
+        }, progress: next.Percent());
         counters.Now = next;
         status.Changed(ctx);
     }
@@ -82,38 +82,32 @@ internal static class LunJobs
 /// <summary>The counters of a running LUN job (the original's num_* fields), kept from the items it recorded.</summary>
 public sealed class LunCounters
 {
-    private LunCounters(bool create, Tally now)
-    {
-        Create = create;
-        Now = now;
-    }
-
-    public bool Create { get; }
+    private LunCounters(Tally now) => Now = now;
 
     internal Tally Now { get; set; }
 
     /// <summary>Counts the job's items as recorded (the start of a run, first or resumed).</summary>
     public static LunCounters Of(JobContext ctx, bool create)
     {
-        var t = new Tally(ctx.ItemCount, 0, 0, 0, 0);
-        foreach (var i in ctx.Items) t = t.Replace(null, i, create);
-        return new LunCounters(create, t);
+        var t = new Tally(create, ctx.ItemCount, 0, 0, 0, 0);
+        foreach (var i in ctx.Items) t = t.Replace(null, i);
+        return new LunCounters(t);
     }
 
-    internal readonly record struct Tally(int Requested, int Clones, int Targets, int Completed, int ClonesAsked)
+    internal readonly record struct Tally(bool Create, int Requested, int Clones, int Targets, int Completed, int ClonesAsked)
     {
         /// <summary>The tally with <paramref name="before"/> (if any) taken out and <paramref name="after"/> put in.</summary>
-        public Tally Replace(JobItem? before, JobItem after, bool create)
+        public Tally Replace(JobItem? before, JobItem after)
         {
             var t = this;
-            if (before is not null) t = t.Add(before, create, -1);
-            return t.Add(after, create, 1);
+            if (before is not null) t = t.Add(before, -1);
+            return t.Add(after, 1);
         }
 
-        private Tally Add(JobItem i, bool create, int sign)
+        private Tally Add(JobItem i, int sign)
         {
             int clones = 0, targets = 0, asked = 0;
-            if (create)
+            if (Create)
             {
                 if (i.State == ItemState.Done) { clones = 1; targets = 1; }
                 else if (LunJobs.Stage(i) == LunJobs.Cloned) clones = 1;
@@ -135,23 +129,23 @@ public sealed class LunCounters
         }
 
         /// <summary>The original's percent_completed: for a create each item is half clone, half target.</summary>
-        public double Percent(bool create) => Requested == 0 ? 1.0
-            : create ? Math.Min(1.0, (Clones + Targets) * 0.5 / Requested)
+        public double Percent() => Requested == 0 ? 1.0
+            : Create ? Math.Min(1.0, (Clones + Targets) * 0.5 / Requested)
             : Math.Min(1.0, (double)(Targets + Clones) / (Requested + ClonesAsked));
 
-        public void WriteTo(JsonObject d, bool create)
+        public void WriteTo(JsonObject d)
         {
             d["num_requested"] = Requested;
             d["num_clones"] = Clones;
             d["num_targets"] = Targets;
             d["num_completed"] = Completed;
-            d["percent_completed"] = Percent(create);
+            d["percent_completed"] = Percent();
         }
 
         /// <summary>Whether the job data already holds these counters.</summary>
-        public bool Matches(JsonObject d, bool create) =>
+        public bool Matches(JsonObject d) =>
             Is(d["num_requested"], Requested) && Is(d["num_clones"], Clones) && Is(d["num_targets"], Targets)
-            && Is(d["num_completed"], Completed) && d["percent_completed"] is JsonValue p && p.TryGetValue<double>(out var x) && x == Percent(create);
+            && Is(d["num_completed"], Completed) && d["percent_completed"] is JsonValue p && p.TryGetValue<double>(out var x) && x == Percent();
 
         private static bool Is(JsonNode? n, int value) => n is JsonValue v && v.TryGetValue<int>(out var x) && x == value;
     }
