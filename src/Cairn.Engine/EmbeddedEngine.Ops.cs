@@ -25,8 +25,7 @@ public sealed partial class EmbeddedEngine
             {
                 try
                 {
-                    Execute(ops[i], work);
-                    results[i] = new EngineOpResult(ops[i], null);
+                    results[i] = Describe(ops[i], Execute(ops[i], work));
                 }
                 catch (CairnException e)
                 {
@@ -53,6 +52,15 @@ public sealed partial class EmbeddedEngine
         Finish(work, seq);
         return result;
     }
+
+    /// <summary>What an op made or removed, read under the lock right after it ran.</summary>
+    private EngineOpResult Describe(EngineOp op, object? made) => made switch
+    {
+        Dataset d => new EngineOpResult(op, null, Dataset: InfoOf(d)),
+        Snapshot s => new EngineOpResult(op, null, Snapshot: InfoOf(s)),
+        List<Guid> removed => new EngineOpResult(op, null, Removed: removed),
+        _ => new EngineOpResult(op, null),
+    };
 
     private void Finish(Work work, long seq)
     {
@@ -316,7 +324,13 @@ public sealed partial class EmbeddedEngine
         work.BeforeCommit.Add(() => { foreach (var v in views) v.RetireAndDrain(); });
         // Files go only once the destruction is durable; a crash in between leaves orphans reclaimed at next open.
         work.AfterCommit.Add(() => { foreach (var l in layers) l.DeleteFiles(); });
-        return null;
+        var removed = new List<Guid>();
+        foreach (var ds in doomed)
+        {
+            removed.Add(ds.Id);
+            foreach (var s in ds.Snapshots) removed.Add(s.Id);
+        }
+        return removed;
     }
 
     private object? DoDestroySnapshot(string dataset, string name, Work work)
@@ -350,6 +364,6 @@ public sealed partial class EmbeddedEngine
             for (var l = layer; l is not null && l.Hidden && l.Owner == ds.Key; l = l.Parent)
                 FreeShadowed(l, shadow!);
         });
-        return null;
+        return new List<Guid> { snap.Id };
     }
 }

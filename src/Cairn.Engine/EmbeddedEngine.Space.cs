@@ -225,6 +225,37 @@ public sealed partial class EmbeddedEngine
         }
     }
 
+    /// <summary>Space figures of one pool (the top-level name): capacity and free space are the filesystem's, shared by every pool here.</summary>
+    public PoolInfo GetPoolInfo(string pool)
+    {
+        Names.ValidateDataset(pool);
+        var (size, free) = Native.FileSystemSpace(_dir);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            long allocated = 0, datasets = 0, snapshots = 0;
+            foreach (var ds in Subtree(pool))
+            {
+                datasets++;
+                snapshots += ds.Snapshots.Count;
+                if (ds.Kind == DatasetKind.Volume) allocated += UsedBlocks(ds);
+            }
+            return new PoolInfo(size, allocated * Block, free, datasets, snapshots);
+        }
+    }
+
+    /// <summary>Top-level names that hold datasets: the implicit pools of a data directory made before pools were explicit.</summary>
+    public IReadOnlyList<string> ListPools()
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var pools = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var n in _byName.Keys) pools.Add(n[..n.IndexOf('/', StringComparison.Ordinal)]);
+            return [.. pools];
+        }
+    }
+
     /// <inheritdoc/>
     public IBlockDevice Open(string name)
     {

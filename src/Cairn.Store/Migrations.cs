@@ -83,5 +83,15 @@ internal static class Migrations
             message TEXT NOT NULL,
             PRIMARY KEY (job_id, seq));
         """,
+        // 2: records owned by modules; pools created explicitly (older data directories adopt their implicit pools).
+        """
+        ALTER TABLE volumes ADD COLUMN module TEXT NOT NULL DEFAULT 'admin';
+        ALTER TABLE snapshots ADD COLUMN module TEXT NOT NULL DEFAULT 'admin';
+        CREATE TABLE pools (
+            name TEXT NOT NULL PRIMARY KEY,
+            engine TEXT NOT NULL,
+            created TEXT NOT NULL,
+            attributes TEXT NULL);
+        """,
     ];
 }

@@ -280,20 +280,27 @@ public sealed partial class SqliteStateStore
         }
 
         public void Put(VolumeRecord v) => Exec(
-            "INSERT INTO volumes (id, project, name, status, size, created, updated, attributes) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
+            "INSERT INTO volumes (id, project, name, status, size, created, updated, attributes, module) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8) " +
             "ON CONFLICT (id) DO UPDATE SET project = excluded.project, name = excluded.name, status = excluded.status, size = excluded.size, " +
-            "created = excluded.created, updated = excluded.updated, attributes = excluded.attributes",
-            Sql.Id(v.Id), v.Project, v.Name, v.Status, v.Size, Sql.Time(v.Created), Sql.Time(v.Updated), Sql.Node(v.Attributes));
+            "created = excluded.created, updated = excluded.updated, attributes = excluded.attributes, module = excluded.module",
+            Sql.Id(v.Id), v.Project, v.Name, v.Status, v.Size, Sql.Time(v.Created), Sql.Time(v.Updated), Sql.Node(v.Attributes), v.Module);
 
         public void DeleteVolume(Guid id) => Exec("DELETE FROM volumes WHERE id = @p0", Sql.Id(id));
 
         public void Put(SnapshotRecord s) => Exec(
-            "INSERT INTO snapshots (id, volume_id, name, status, size, created, updated, attributes) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
+            "INSERT INTO snapshots (id, volume_id, name, status, size, created, updated, attributes, module) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8) " +
             "ON CONFLICT (id) DO UPDATE SET volume_id = excluded.volume_id, name = excluded.name, status = excluded.status, size = excluded.size, " +
-            "created = excluded.created, updated = excluded.updated, attributes = excluded.attributes",
-            Sql.Id(s.Id), Sql.Id(s.VolumeId), s.Name, s.Status, s.Size, Sql.Time(s.Created), Sql.Time(s.Updated), Sql.Node(s.Attributes));
+            "created = excluded.created, updated = excluded.updated, attributes = excluded.attributes, module = excluded.module",
+            Sql.Id(s.Id), Sql.Id(s.VolumeId), s.Name, s.Status, s.Size, Sql.Time(s.Created), Sql.Time(s.Updated), Sql.Node(s.Attributes), s.Module);
 
         public void DeleteSnapshot(Guid id) => Exec("DELETE FROM snapshots WHERE id = @p0", Sql.Id(id));
+
+        public void Put(PoolRecord p) => Exec(
+            "INSERT INTO pools (name, engine, created, attributes) VALUES (@p0, @p1, @p2, @p3) " +
+            "ON CONFLICT (name) DO UPDATE SET engine = excluded.engine, attributes = excluded.attributes",
+            p.Name, p.Engine, Sql.Time(p.Created), Sql.Node(p.Attributes));
+
+        public void DeletePool(string name) => Exec("DELETE FROM pools WHERE name = @p0", name);
 
         public void Put(TargetRecord t) => Exec(
             "INSERT INTO targets (iqn, luns, initiators, chap, mutual_chap, portal, created, attributes) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +

@@ -69,8 +69,8 @@ public sealed partial class SqliteStateStore : IStateStore
 
     // ---- reads ----
 
-    private const string VolumeColumns = "id, project, name, status, size, created, updated, attributes";
-    private const string SnapshotColumns = "id, volume_id, name, status, size, created, updated, attributes";
+    private const string VolumeColumns = "id, project, name, status, size, created, updated, attributes, module";
+    private const string SnapshotColumns = "id, volume_id, name, status, size, created, updated, attributes, module";
     private const string TargetColumns = "iqn, luns, initiators, chap, mutual_chap, portal, created, attributes";
     private const string JobColumns = "id, type, state, phase, progress, created, started, finished, error, request, data, steps, attempts, cancel_requested, conflict_keys";
     private const string ItemColumns = "job_id, idx, item_key, state, error, started, finished, data";
@@ -97,6 +97,11 @@ public sealed partial class SqliteStateStore : IStateStore
     public IReadOnlyList<SnapshotRecord> ListSnapshots(Guid? volumeId = null) => volumeId is { } v
         ? _reads.Query($"SELECT {SnapshotColumns} FROM snapshots WHERE volume_id = @p0 ORDER BY created, name", ReadSnapshot, Sql.Id(v))
         : _reads.Query($"SELECT {SnapshotColumns} FROM snapshots ORDER BY volume_id, created, name", ReadSnapshot);
+
+    /// <inheritdoc />
+    public IReadOnlyList<PoolRecord> ListPools() =>
+        _reads.Query("SELECT name, engine, created, attributes FROM pools ORDER BY name",
+            r => new PoolRecord(r.GetString(0), r.GetString(1), Sql.ReadTime(r, 2), Sql.ReadObject(r, 3)));
 
     /// <inheritdoc />
     public TargetRecord? GetTarget(string iqn) =>
@@ -135,11 +140,11 @@ public sealed partial class SqliteStateStore : IStateStore
 
     private static VolumeRecord ReadVolume(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4),
-        Sql.ReadTime(r, 5), Sql.ReadTime(r, 6), Sql.ReadObject(r, 7));
+        Sql.ReadTime(r, 5), Sql.ReadTime(r, 6), Sql.ReadObject(r, 7), r.GetString(8));
 
     private static SnapshotRecord ReadSnapshot(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), Guid.Parse(r.GetString(1)), r.GetString(2), r.GetString(3), r.GetInt64(4),
-        Sql.ReadTime(r, 5), Sql.ReadTime(r, 6), Sql.ReadObject(r, 7));
+        Sql.ReadTime(r, 5), Sql.ReadTime(r, 6), Sql.ReadObject(r, 7), r.GetString(8));
 
     private static TargetRecord ReadTarget(SqliteDataReader r) => new(
         r.GetString(0),

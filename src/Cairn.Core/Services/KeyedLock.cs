@@ -1,8 +1,9 @@
 namespace Cairn.Core.Services;
 
 /// <summary>
-/// Striped mutual exclusion by key (dataset names, IQNs): operations on the same key never interleave, while
-/// different keys mostly proceed in parallel. Keys are compared case-insensitively (IQNs are case-insensitive).
+/// Striped asynchronous mutual exclusion by key (dataset names, IQNs): operations on the same key never interleave,
+/// while different keys mostly proceed in parallel. Waiting never blocks a thread, so a holder may await engine
+/// commands or store commits. Keys are compared case-insensitively (IQNs are case-insensitive).
 /// </summary>
 public sealed class KeyedLock
 {
@@ -14,23 +15,29 @@ public sealed class KeyedLock
         for (int i = 0; i < stripes; i++) _stripes[i] = new SemaphoreSlim(1, 1);
     }
 
-    /// <summary>Takes the locks of all <paramref name="keys"/> in a fixed order (no deadlock), synchronously.</summary>
-    public Releaser Acquire(params ReadOnlySpan<string> keys)
+    /// <summary>Takes the locks of all <paramref name="keys"/> in a fixed order (no deadlock).</summary>
+    public async ValueTask<Releaser> AcquireAsync(IEnumerable<string> keys, CancellationToken ct = default)
     {
-        Span<int> idx = stackalloc int[keys.Length];
-        for (int i = 0; i < keys.Length; i++) idx[i] = Stripe(keys[i]);
-        idx.Sort();
-        var taken = new List<SemaphoreSlim>(keys.Length);
-        int last = -1;
-        foreach (var i in idx)
+        var idx = keys.Select(Stripe).Distinct().Order().ToArray();
+        var taken = new List<SemaphoreSlim>(idx.Length);
+        try
         {
-            if (i == last) continue;
-            _stripes[i].Wait();
-            taken.Add(_stripes[i]);
-            last = i;
+            foreach (var i in idx)
+            {
+                await _stripes[i].WaitAsync(ct);
+                taken.Add(_stripes[i]);
+            }
+        }
+        catch
+        {
+            new Releaser(taken).Dispose();
+            throw;
         }
         return new Releaser(taken);
     }
+
+    /// <summary>Takes the lock of one key.</summary>
+    public ValueTask<Releaser> AcquireAsync(string key, CancellationToken ct = default) => AcquireAsync([key], ct);
 
     private int Stripe(string key) => (int)((uint)StringComparer.OrdinalIgnoreCase.GetHashCode(key) % (uint)_stripes.Length);
 

@@ -1,6 +1,6 @@
+using Cairn.Core.Export;
 using Cairn.Core.State;
 using Cairn.Core.Storage;
-using Microsoft.Extensions.Logging;
 
 namespace Cairn.Core.Services;
 
@@ -15,60 +15,32 @@ public sealed record TargetSpec(
     string? MutualSecret = null,
     string? Portal = null);
 
-/// <summary>A target change, for the iSCSI listener to apply (null Before: added; null After: removed).</summary>
-public sealed record TargetChange(TargetRecord? Before, TargetRecord? After);
-
 /// <summary>
-/// iSCSI targets: validation, durable records, an in-memory index (so a change costs the same with 10 or 10,000
-/// targets), and change notifications for the live iSCSI listener. The service is the only writer of target records.
+/// iSCSI targets: validation, durable records, the in-memory <see cref="TargetIndex"/>, and the export of each
+/// committed change through the <see cref="ExportQueue"/> (after the commit and outside the lock). The service is the
+/// only writer of target records. A call returns once its change is durable and the exporter had its first try at it.
 /// </summary>
-public sealed class TargetService
+public sealed class TargetService(IStateStore store, VolumeService volumes, KeyedLock locks, TargetIndex index, SecretBox secrets, ExportQueue export)
 {
     public const int MaxLun = 16383;
-    private readonly IStateStore _store;
-    private readonly VolumeService _volumes;
-    private readonly SecretBox _secrets;
-    private readonly ILogger<TargetService> _log;
-    private readonly object _gate = new();
-    private readonly Dictionary<string, TargetRecord> _targets = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, HashSet<string>> _byDataset = new(StringComparer.Ordinal);
 
-    public TargetService(IStateStore store, VolumeService volumes, SecretBox secrets, ILogger<TargetService> log)
-    {
-        _store = store;
-        _volumes = volumes;
-        _secrets = secrets;
-        _log = log;
-        foreach (var t in store.ListTargets()) Index(t);
-        volumes.TargetsUsing = TargetsUsing;
-    }
+    /// <summary>Loads the durable targets into the index; call once at start, before the exporter reconciles.</summary>
+    public void Load() => index.Replace(index.List(), store.ListTargets());
 
-    /// <summary>Raised after a change is durable, in commit order.</summary>
-    public event Action<IReadOnlyList<TargetChange>>? Changed;
+    public TargetRecord? Get(string iqn) => index.Get(iqn);
 
-    public TargetRecord? Get(string iqn)
-    {
-        lock (_gate) return _targets.GetValueOrDefault(iqn);
-    }
+    public IReadOnlyList<TargetRecord> List() => index.List();
 
-    public IReadOnlyList<TargetRecord> List()
-    {
-        lock (_gate) return _targets.Values.OrderBy(t => t.Iqn, StringComparer.Ordinal).ToList();
-    }
-
-    public int Count
-    {
-        get { lock (_gate) return _targets.Count; }
-    }
+    public int Count => index.Count;
 
     /// <summary>IQNs of targets exporting a volume (<c>pool/v</c>) or snapshot (<c>pool/v@s</c>).</summary>
-    public IReadOnlyList<string> TargetsUsing(string datasetOrSnapshot)
-    {
-        lock (_gate) return _byDataset.TryGetValue(datasetOrSnapshot, out var s) ? [.. s.Order(StringComparer.Ordinal)] : [];
-    }
+    public IReadOnlyList<string> TargetsUsing(string datasetOrSnapshot) => index.Using(datasetOrSnapshot);
 
-    /// <summary>The plain CHAP secret, for the iSCSI listener only. Never log it.</summary>
-    public string OpenSecret(ChapCredential c) => _secrets.Open(c.SealedSecret);
+    /// <summary>Live sessions of a target, as its exporter sees them.</summary>
+    public IReadOnlyList<ExportSession> Sessions(string iqn) => export.Exporter.Sessions(iqn);
+
+    /// <summary>The plain CHAP secret, for exporters only. Never log it.</summary>
+    public string OpenSecret(ChapCredential c) => secrets.Open(c.SealedSecret);
 
     public async Task<TargetRecord> CreateAsync(TargetSpec spec, CancellationToken ct = default)
     {
@@ -77,7 +49,7 @@ public sealed class TargetService
     }
 
     /// <summary>Validates a spec fully (names, LUNs, volumes, secrets) without changing anything.</summary>
-    public TargetRecord Validate(TargetSpec spec)
+    public async Task<TargetRecord> ValidateAsync(TargetSpec spec, CancellationToken ct = default)
     {
         var iqn = Iqn.Normalize(spec.Iqn, "target name");
         if (spec.Luns.Count == 0) throw CairnException.Invalid($"target {iqn}: at least one LUN is needed");
@@ -89,13 +61,13 @@ public sealed class TargetService
             Names.ValidateDataset(l.Dataset);
             if (l.Snapshot is null)
             {
-                if (_volumes.Engine.Get(l.Dataset) is not { Kind: DatasetKind.Volume })
+                if (await volumes.GetDatasetAsync(l.Dataset, ct) is not { Kind: DatasetKind.Volume })
                     throw CairnException.NotFound($"volume {l.Dataset} does not exist");
             }
             else
             {
                 Names.ValidateSnapshot(l.Dataset + "@" + l.Snapshot);
-                if (_volumes.Engine.GetSnapshot(l.Dataset, l.Snapshot) is null)
+                if (await volumes.GetSnapshotAsync(l.Dataset, l.Snapshot, ct) is null)
                     throw CairnException.NotFound($"snapshot {l.Dataset}@{l.Snapshot} does not exist");
             }
         }
@@ -118,7 +90,7 @@ public sealed class TargetService
         // RFC 7143 §12.1.3: secrets shorter than 12 bytes are guessable; initiators commonly cap them at 16+.
         if (secret.Length is < 12 or > 255) throw CairnException.Invalid($"{what} secret must be 12 to 255 characters");
         if (secret.Any(char.IsControl)) throw CairnException.Invalid($"{what} secret has control characters");
-        return new ChapCredential(user, _secrets.Seal(secret));
+        return new ChapCredential(user, secrets.Seal(secret));
     }
 
     /// <summary>
@@ -130,14 +102,14 @@ public sealed class TargetService
         var results = new (TargetRecord? Target, CairnException? Error)[specs.Count];
         var added = new List<TargetRecord>();
         var keys = specs.Select(s => s.Iqn ?? "").Concat(specs.SelectMany(s => s.Luns.Select(l => l.Dataset ?? ""))).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
-        using (_volumes.Locks.Acquire(keys))
+        using (await locks.AcquireAsync(keys, ct))
         {
             var batch = new HashSet<string>(StringComparer.Ordinal);
             for (int i = 0; i < specs.Count; i++)
             {
                 try
                 {
-                    var rec = Validate(specs[i]);
+                    var rec = await ValidateAsync(specs[i], ct);
                     var existing = Get(rec.Iqn);
                     if (existing is not null)
                     {
@@ -155,11 +127,11 @@ public sealed class TargetService
             }
             if (added.Count > 0)
             {
-                await _store.WriteAsync(w => { foreach (var t in added) w.Put(t); }, CancellationToken.None).WaitAsync(ct);
-                lock (_gate) foreach (var t in added) Index(t);
-                Changed?.Invoke(added.Select(t => new TargetChange(null, t)).ToList());
+                await store.WriteAsync(w => { foreach (var t in added) w.Put(t); }, CancellationToken.None).WaitAsync(ct);
+                index.Replace([], added);
             }
         }
+        await export.EnqueueAsync(added.Select(t => new TargetChange(null, t)).ToList());
         return results;
     }
 
@@ -177,7 +149,7 @@ public sealed class TargetService
     {
         var results = new CairnException?[iqns.Count];
         var removed = new List<TargetRecord>();
-        using (_volumes.Locks.Acquire([.. iqns.Select(i => i ?? "")]))
+        using (await locks.AcquireAsync(iqns.Select(i => i ?? ""), ct))
         {
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             for (int i = 0; i < iqns.Count; i++)
@@ -190,11 +162,11 @@ public sealed class TargetService
             }
             if (removed.Count > 0)
             {
-                await _store.WriteAsync(w => { foreach (var t in removed) w.DeleteTarget(t.Iqn); }, CancellationToken.None).WaitAsync(ct);
-                lock (_gate) foreach (var t in removed) Unindex(t);
-                Changed?.Invoke(removed.Select(t => new TargetChange(t, null)).ToList());
+                await store.WriteAsync(w => { foreach (var t in removed) w.DeleteTarget(t.Iqn); }, CancellationToken.None).WaitAsync(ct);
+                index.Replace(removed, []);
             }
         }
+        await export.EnqueueAsync(removed.Select(t => new TargetChange(t, null)).ToList());
         return results;
     }
 
@@ -203,38 +175,20 @@ public sealed class TargetService
     {
         var target = Iqn.Normalize(iqn, "target name");
         var init = Iqn.Normalize(initiator, "initiator name");
-        using (_volumes.Locks.Acquire(target))
+        TargetRecord upd;
+        TargetChange change;
+        using (await locks.AcquireAsync(target, ct))
         {
             var t = Get(target) ?? throw CairnException.NotFound($"target {target} does not exist");
             var list = t.Initiators.ToList();
             if (allow && !list.Contains(init)) list.Add(init);
             else if (!allow && !list.Remove(init)) throw CairnException.NotFound($"initiator {init} is not allowed on {target}");
-            var upd = t with { Initiators = list };
-            await _store.WriteAsync(w => w.Put(upd), CancellationToken.None).WaitAsync(ct);
-            lock (_gate) { Unindex(t); Index(upd); }
-            Changed?.Invoke([new TargetChange(t, upd)]);
-            return upd;
+            upd = t with { Initiators = list };
+            await store.WriteAsync(w => w.Put(upd), CancellationToken.None).WaitAsync(ct);
+            index.Replace([t], [upd]);
+            change = new TargetChange(t, upd);
         }
-    }
-
-    private void Index(TargetRecord t)
-    {
-        _targets[t.Iqn] = t;
-        foreach (var l in t.Luns)
-        {
-            var key = l.Snapshot is null ? l.Dataset : l.Dataset + "@" + l.Snapshot;
-            if (!_byDataset.TryGetValue(key, out var set)) _byDataset[key] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(t.Iqn);
-        }
-    }
-
-    private void Unindex(TargetRecord t)
-    {
-        _targets.Remove(t.Iqn);
-        foreach (var l in t.Luns)
-        {
-            var key = l.Snapshot is null ? l.Dataset : l.Dataset + "@" + l.Snapshot;
-            if (_byDataset.TryGetValue(key, out var set) && set.Remove(t.Iqn) && set.Count == 0) _byDataset.Remove(key);
-        }
+        await export.EnqueueAsync([change]);
+        return upd;
     }
 }

@@ -13,6 +13,8 @@ public interface IStateWriter
     void DeleteJob(Guid id);
     void Put(JobItem item);
     void AppendLog(Guid jobId, string level, string message);
+    void Put(PoolRecord pool);
+    void DeletePool(string name);
 }
 
 /// <summary>
@@ -37,6 +39,8 @@ public interface IStateStore : IDisposable
 
     SnapshotRecord? GetSnapshot(Guid id);
     IReadOnlyList<SnapshotRecord> ListSnapshots(Guid? volumeId = null);
+
+    IReadOnlyList<PoolRecord> ListPools();
 
     TargetRecord? GetTarget(string iqn);
     IReadOnlyList<TargetRecord> ListTargets();

@@ -11,10 +11,28 @@ namespace Cairn.Core.State;
 /// <param name="Created">Creation time (UTC).</param>
 /// <param name="Updated">Last change (UTC).</param>
 /// <param name="Attributes">API-specific fields (display name, description, metadata…); null when none.</param>
-public sealed record VolumeRecord(Guid Id, string Project, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null);
+/// <param name="Module">The module that created and owns the record (<see cref="Modules"/>): only it changes or deletes it,
+/// and its reconcile decides what a missing dataset means.</param>
+public sealed record VolumeRecord(Guid Id, string Project, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null, string Module = Modules.Admin);
 
 /// <summary>Control-plane record of a snapshot.</summary>
-public sealed record SnapshotRecord(Guid Id, Guid VolumeId, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null);
+public sealed record SnapshotRecord(Guid Id, Guid VolumeId, string Name, string Status, long Size, DateTimeOffset Created, DateTimeOffset Updated, JsonObject? Attributes = null, string Module = Modules.Admin);
+
+/// <summary>Names of the modules that own records.</summary>
+public static class Modules
+{
+    /// <summary>The admin API and CLI, and the LUN clone API (whose volumes are admin volumes).</summary>
+    public const string Admin = "admin";
+    /// <summary>The Block Storage (Cinder) API.</summary>
+    public const string BlockStorage = "block-storage";
+}
+
+/// <summary>A pool: the first component of a dataset name, backed by one engine chosen when it was created.</summary>
+/// <param name="Name">Pool name (for ZFS, the zpool's name).</param>
+/// <param name="Engine">Engine kind: <c>embedded</c>, <c>zfs</c>.</param>
+/// <param name="Created">When it was created or adopted.</param>
+/// <param name="Attributes">Engine options, if any.</param>
+public sealed record PoolRecord(string Name, string Engine, DateTimeOffset Created, JsonObject? Attributes = null);
 
 /// <summary>A LUN of a target: a volume, or a snapshot mapped read-only.</summary>
 /// <param name="Lun">LUN number.</param>
