@@ -11,7 +11,7 @@ using Cairn.Iscsi.Target;
 using Cairn.Store;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace Cairn.Server;
+namespace Cairn.Hosting;
 
 /// <summary>
 /// <c>cairn serve</c>: one process, one HTTP listener for every API (by path) and, with its issue, the iSCSI listener.
@@ -20,7 +20,7 @@ namespace Cairn.Server;
 /// </summary>
 public static class ServerHost
 {
-    public static WebApplication Build(CairnOptions options)
+    public static WebApplication Build(CairnOptions options, Action<WebApplicationBuilder>? configure = null)
     {
         options.Validate();
         var data = Path.GetFullPath(options.Data);
@@ -54,46 +54,12 @@ public static class ServerHost
             k.ListenIscsi(CairnOptions.ParseEndpoint(options.Iscsi, "iscsi"));
         });
 
-        var s = builder.Services;
-        s.AddSingleton(options);
-        s.AddSingleton(new ServerSocket(socket, socketWarning));
-        s.AddSingleton(dataLock);
-        s.AddSingleton<IVolumeEngine>(_ => new EmbeddedEngine(Path.Combine(data, "pool")));
-        s.AddSingleton<IStateStore>(_ => new SqliteStateStore(Path.Combine(data, "state.db")));
-        s.AddSingleton<VolumeService>();
-        s.AddSingleton(_ => SecretBox.FromKeyFile(Path.Combine(data, "secret.key")));
-        s.AddSingleton<TargetService>();
         builder.AddCairnIscsi(listen: null);
-        s.AddSingleton<IscsiBridge>();
-        s.AddSingleton<ITargetSessions>(sp => sp.GetRequiredService<IscsiBridge>());
-        s.AddSingleton<CairnMetrics>();
-        s.AddSingleton<IJobHandler, BatchJob>();
-        s.AddSingleton(new JobEngineOptions { MaxConcurrentJobs = options.JobConcurrency, RetainFor = TimeSpan.FromDays(options.JobRetentionDays) });
-        s.AddSingleton(sp => new JobEngine(sp.GetRequiredService<IStateStore>(), sp.GetServices<IJobHandler>(), sp.GetRequiredService<JobEngineOptions>(), sp.GetRequiredService<ILogger<JobEngine>>()));
-        // Order matters: reconcile the store with the engine, then resume jobs, then (implicitly) start listening.
-        s.AddHostedService<StartupReconciler>();
-        s.AddHostedService(sp => sp.GetRequiredService<IscsiBridge>());
-        s.AddHostedService(sp => sp.GetRequiredService<JobEngine>());
-        s.AddSingleton(AdminApi.ErrorShape);
-        s.AddLunCloneApi();
-        s.AddOpenApi();
-        s.ConfigureHttpJsonOptions(j =>
-        {
-            j.SerializerOptions.PropertyNamingPolicy = Json.Options.PropertyNamingPolicy;
-            foreach (var c in Json.Options.Converters) j.SerializerOptions.Converters.Add(c);
-        });
-
+        builder.Services.AddOptions<IscsiTargetOptions>().Validate(o => o.Validate() is null, "invalid iSCSI target options").ValidateOnStart();
+        builder.Services.AddCairn(options, data, new ServerSocket(socket, socketWarning), dataLock);
+        configure?.Invoke(builder);
         var app = builder.Build();
-        app.UseMiddleware<ApiErrorMiddleware>();
-        app.MapGet("/healthz", () => Results.Text("ok\n")).ExcludeFromDescription();
-        app.MapGet("/metrics", (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapCairnAdminApi();
-        app.MapCairnJobsApi();
-        app.MapCairnBatchApi();
-        app.MapLunCloneApi();
-        app.MapCairnTargetsApi();
-        MetricsSetup.Register(app.Services);
+        app.MapCairn();
         return app;
     }
 
@@ -113,40 +79,7 @@ public static class ServerHost
 }
 
 /// <summary>The Unix socket the server listens on (null: none), and why there is none when it was wanted.</summary>
-internal sealed record ServerSocket(string? Path, string? Warning);
-
-/// <summary>Brings the store in line with the engine before anything else runs.</summary>
-internal sealed class StartupReconciler(VolumeService volumes) : IHostedService
-{
-    public Task StartAsync(CancellationToken ct) => volumes.ReconcileAsync(ct);
-    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
-}
-
-/// <summary>Scrape-time gauges.</summary>
-internal static class MetricsSetup
-{
-    public static void Register(IServiceProvider sp)
-    {
-        var m = sp.GetRequiredService<CairnMetrics>();
-        var engine = sp.GetRequiredService<IVolumeEngine>();
-        var jobs = sp.GetRequiredService<JobEngine>();
-        m.AddCollector(() =>
-        {
-            var p = engine.GetPoolInfo();
-            var running = jobs.List(JobState.Running, 10_000).Count;
-            var pending = jobs.List(JobState.Pending, 10_000).Count;
-            return
-            [
-                ("cairn_pool_size_bytes", "Capacity of the filesystem holding the pool.", "gauge", [("", p.Size)]),
-                ("cairn_pool_allocated_bytes", "Bytes the pool's data occupies.", "gauge", [("", p.Allocated)]),
-                ("cairn_pool_free_bytes", "Bytes still available.", "gauge", [("", p.Free)]),
-                ("cairn_datasets", "Volumes and folders.", "gauge", [("", p.Datasets)]),
-                ("cairn_snapshots", "Snapshots.", "gauge", [("", p.Snapshots)]),
-                ("cairn_jobs", "Jobs by state.", "gauge", [("state=\"running\"", running), ("state=\"pending\"", pending)]),
-            ];
-        });
-    }
-}
+public sealed record ServerSocket(string? Path, string? Warning);
 
 /// <summary>One server per data directory: an exclusive lock on <c>cairn.lock</c> for the process's life.</summary>
 public sealed class DataDirectoryLock : IDisposable

@@ -5,7 +5,7 @@ using Cairn.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
-namespace Cairn.Server;
+namespace Cairn.Hosting;
 
 /// <summary>
 /// The HTTP listener's transport security. Rules, checked at start:
