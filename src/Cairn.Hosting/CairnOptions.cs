@@ -96,8 +96,8 @@ public sealed class CairnOptions
         if (string.IsNullOrWhiteSpace(text)) throw CairnException.Invalid($"--{what}: empty address");
         var t = text.Trim();
         if (t.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase)) t = "127.0.0.1:" + t["localhost:".Length..];
-        if (!IPEndPoint.TryParse(t, out var ep) || ep.Port == 0 || !t.Contains(':'))
-            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776)");
+        if (!IPEndPoint.TryParse(t, out var ep) || !t.Contains(':'))
+            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776; port 0 picks a free port)");
         return ep;
     }
 
