@@ -71,9 +71,12 @@ public static class ServerHost
         var (socket, socketWarning) = app.Services.GetRequiredService<ServerSocket>();
         // Only the server's user (and root) may connect: a peer there may name server-side files to import.
         if (socket is not null) File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        if (socketWarning is not null) log.LogWarning("{Warning}", socketWarning);
-        log.LogInformation("cairn serving: http {Http}, socket {Socket}, data {Data}", options.Http, socket ?? "none", Path.GetFullPath(options.Data));
+        if (socketWarning is not null) HostLog.SocketWarning(log, socketWarning);
+        var pools = await app.Services.GetRequiredService<Core.Pools.PoolService>().ListAsync(ct);
+        HostLog.Serving(log, options.Http, options.Iscsi, socket ?? "none", Path.GetFullPath(options.Data), options.Exporter,
+            pools.Count == 0 ? "none (create one: cairn pool create NAME)" : string.Join(", ", pools.Select(p => $"{p.Name} ({p.Engine}{(p.Error is null ? "" : ", unavailable: " + p.Error)})")));
         await app.WaitForShutdownAsync(ct);
+        HostLog.Stopped(log);
         return 0;
     }
 }
