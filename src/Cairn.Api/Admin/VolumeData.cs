@@ -76,7 +76,7 @@ internal static class VolumeData
             // Acknowledged means it survives kill -9 of the server: the map reaches the page cache. Stable storage
             // follows right after in the background (which then owns the device), or before the answer with ?sync=true.
             // The fsync runs off the request thread: a slow disk must not hold one of Kestrel's threads.
-            if (durable) await Task.Run(dev.Flush, CancellationToken.None);
+            if (durable) await BlockingIo.Run(dev.Flush);
             else dev.Checkpoint();
             var ms = (long from, long to) => System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
             var now = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -85,7 +85,7 @@ internal static class VolumeData
                 durable ? "sync" : "checkpoint", ms(flushing, now));
             if (!durable)
             {
-                _ = Task.Run(() => FlushInBackground(dev, name, log), CancellationToken.None);
+                BlockingIo.Post(() => FlushInBackground(dev, name, log));
                 flushingInBackground = true;
             }
         }
