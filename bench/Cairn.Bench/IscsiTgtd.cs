@@ -15,7 +15,11 @@ internal sealed class TgtdProcess : IDisposable
     public string Iqn { get; }
     public int Pid => _p.Id;
 
-    public TgtdProcess(string backingFile, string iqn)
+    /// <summary>tgtd's control port (<c>tgtadm -C N</c>).</summary>
+    public int ControlPort => _control;
+
+    /// <summary>Starts tgtd; with a <paramref name="backingFile"/>, also one open target on it (tid 1, LUN 1).</summary>
+    public TgtdProcess(string? backingFile, string iqn)
     {
         Iqn = iqn;
         Port = ServerProcess.FreePort();
@@ -38,9 +42,12 @@ internal sealed class TgtdProcess : IDisposable
                 if (sw.Elapsed > TimeSpan.FromSeconds(15) || _p.HasExited) throw new InvalidOperationException("tgtd did not answer tgtadm");
                 Thread.Sleep(100);
             }
-            Adm(true, "--op", "new", "--mode", "target", "--tid", "1", "-T", iqn);
-            Adm(true, "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", backingFile);
-            Adm(true, "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL");
+            if (backingFile is not null)
+            {
+                Adm(true, "--op", "new", "--mode", "target", "--tid", "1", "-T", iqn);
+                Adm(true, "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", backingFile);
+                Adm(true, "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL");
+            }
         }
         catch
         {
@@ -69,7 +76,8 @@ internal sealed class TgtdProcess : IDisposable
         Adm(true, "--op", "bind", "--mode", "target", "--tid", t, "-I", "ALL");
     }
 
-    private int Adm(bool check, params string[] args)
+    /// <summary>Runs tgtadm against this tgtd; with <paramref name="check"/>, a failure throws.</summary>
+    public int Adm(bool check, params string[] args)
     {
         var psi = new ProcessStartInfo("tgtadm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-C", _control.ToString(CultureInfo.InvariantCulture), "--lld", "iscsi" }.Concat(args)) psi.ArgumentList.Add(a);

@@ -15,7 +15,9 @@ switch (args.Length > 0 ? args[0] : "")
     case "lun":
         return LunBench.Run(rest);
     case "iscsi": return IscsiBench.Run(rest);
+    case "lun-zfs":
+        return ZfsLunBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|iscsi> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi> [options]");
         return 2;
 }
