@@ -47,13 +47,29 @@ internal static partial class IscsiBench
             }.Where(l => !skip.Contains(l.Write ? "writes" : "reads") && l.Name.Contains(BenchArgs.Get(args, "loads", ""), StringComparison.Ordinal)).ToArray();
             var results = loads.ToDictionary(l => l, _ => (Tgtd: new List<Sample>(), Cairn: new List<Sample>(), Tuned: new List<Sample>()));
             string tgtdNeg, cairnNeg, tunedNeg;
-            using (var tgtd = new TgtdProcess(image, TargetIqn))
-            using (var tuned = new TgtdProcess(image, TargetIqn))
-            using (var cairn = new ServerProcess(Path.Combine(dir, "data")))
+            // --zfs: the volume lives in a zfs-fuse pool; Cairn's target serves it through the ZFS engine and tgtd serves
+            // the same volume's image file, so both read the same bytes from the same dataset.
+            bool onZfs = args.Contains("--zfs");
+            var zpool = "cibench" + Guid.NewGuid().ToString("N")[..6];
+            using var zfs = onZfs ? ZfsFuse.EnsureRunning() : null;
+            if (onZfs)
             {
+                var poolFile = Path.Combine(dir, "zpool.img");
+                using (var f = File.Create(poolFile)) f.SetLength(4L << 30);
+                ZfsLunBench.Run("zpool", "create", "-m", Path.Combine(dir, "mnt"), zpool, poolFile);
+                Console.WriteLine($"on zfs-fuse: pool {zpool}; Cairn serves {zpool}/disk through its ZFS engine, tgtd serves that dataset's image file");
+            }
+            var volume = onZfs ? zpool + "/disk" : "bench/disk";
+            try
+            {
+            using (var cairn = new ServerProcess(Path.Combine(dir, "data"), onZfs ? ["--pools", zpool + ":zfs"] : []))
+            {
+                cairn.Cli("volume", "import", volume, image, "--parents");
+                var served = onZfs ? Path.Combine(dir, "mnt", "disk", "volume.img") : image;
+                using var tgtd = new TgtdProcess(served, TargetIqn);
+                using var tuned = new TgtdProcess(served, TargetIqn);
                 tuned.Tune();
-                cairn.Cli("volume", "import", "bench/disk", image, "--parents");
-                cairn.Cli("target", "create", TargetIqn, "--volume", "bench/disk", "--initiator", PerfInitiator, "--initiator", WriteInitiator);
+                cairn.Cli("target", "create", TargetIqn, "--volume", volume, "--initiator", PerfInitiator, "--initiator", WriteInitiator);
                 int cairnPid = FindServerPid(cairn.DataDir);
                 var tgtdSide = new Side("tgtd", tgtd.Port, 1, tgtd.Pid);
                 var cairnSide = new Side("cairn", cairn.IscsiPort, 0, cairnPid);
@@ -80,7 +96,13 @@ internal static partial class IscsiBench
                 }
             }
 
-            bool mem = !skip.Contains("memory");
+            }
+            finally
+            {
+                if (onZfs) ZfsLunBench.Run("zpool", ["destroy", "-f", zpool], check: false);
+            }
+
+            bool mem = !skip.Contains("memory") && !onZfs;
             var memory = mem ? MeasureMemory(dir, mib, sessions, targets) : "  (skipped)";
             var tgtdMemory = mem ? MeasureTgtdSessions(image, sessions) : "";
 
