@@ -132,7 +132,7 @@ public sealed partial class ZfsEngine
     {
         foreach (var chunk in names.Chunk(200))
         {
-            var args = new List<string>(chunk.Length + 8) { "get", "-H", "-p", "-o", "name,property,value,source", "type,guid,used,referenced,creation,origin,mountpoint,mounted" };
+            var args = new List<string>(chunk.Length + 8) { "get", "-H", "-p", "-o", "name,property,value,source", FigureProps };
             args.AddRange(chunk);
             var r = await _cli.Zfs(args, ct, bigOutput: true);
             if (!r.Succeeded && r.StdOut.Length == 0) throw ZfsCli.Map(r, "zfs get");

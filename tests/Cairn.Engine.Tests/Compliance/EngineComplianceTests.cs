@@ -328,7 +328,8 @@ public abstract class EngineComplianceTests
         }
         using var c = await again.OpenAsync(f + "/c", Ct);
         Assert.Equal(a, Read(c, 0, a.Length));
-        GC.KeepAlive(dev);
+        // Only now, after the second engine has read everything: an open file would keep a pool from being destroyed.
+        dev.Dispose();
         GC.KeepAlive(engine);
     }
 }
