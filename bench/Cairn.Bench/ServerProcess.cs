@@ -14,14 +14,18 @@ internal sealed class ServerProcess : IDisposable
 
     public static string CairnDll => Path.Combine(AppContext.BaseDirectory, "cairn.dll");
 
-    public ServerProcess(string dataDir)
+    /// <summary>Pools every bench server declares (names the benches use).</summary>
+    public const string Pools = "b,bench";
+
+    public ServerProcess(string dataDir, params string[] extraArgs)
     {
         DataDir = dataDir;
         int http = FreePort();
         IscsiPort = FreePort();
         Url = $"http://127.0.0.1:{http}";
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { CairnDll, "serve", "--data", dataDir, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{IscsiPort}" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { CairnDll, "serve", "--data", dataDir, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{IscsiPort}" }.Concat(extraArgs)) psi.ArgumentList.Add(a);
+        psi.Environment["CAIRN_POOLS"] = Pools;
         // Extra variables for the server only (runtime knobs under study), as NAME=VALUE;NAME=VALUE.
         foreach (var kv in (Environment.GetEnvironmentVariable("CAIRN_BENCH_SERVER_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
             psi.Environment[kv[..kv.IndexOf('=')]] = kv[(kv.IndexOf('=') + 1)..];

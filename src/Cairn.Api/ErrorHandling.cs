@@ -25,7 +25,7 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         {
             var (kind, message) = ApiErrors.Describe(ex);
             if (ex is not CairnException and not BadHttpRequestException and not JsonException)
-                log.LogError(ex, "Unhandled error on {Method} {Path}", ctx.Request.Method, ctx.Request.Path.Value);
+                ErrorLog.Unhandled(log, ex, ctx.Request.Method, ctx.Request.Path.Value);
             ctx.Response.Clear();
             ctx.Response.StatusCode = shape?.StatusFor?.Invoke(kind) ?? ApiErrors.StatusCode(kind);
             ctx.Response.ContentType = "application/json";
@@ -34,8 +34,12 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         }
         catch (Exception ex)
         {
-            // The response was streaming already: all we can do is log and abort the connection.
-            log.LogError(ex, "Error after the response started on {Method} {Path}", ctx.Request.Method, ctx.Request.Path.Value);
+            // The response was streaming already: all we can do is log and abort the connection. A client that went away
+            // mid-answer is routine (one line, no stack trace); anything else is a fault.
+            if (ctx.RequestAborted.IsCancellationRequested || ex is OperationCanceledException or IOException)
+                ErrorLog.ClientGone(log, ctx.Request.Method, ctx.Request.Path.Value, ex.Message);
+            else
+                ErrorLog.AfterStart(log, ex, ctx.Request.Method, ctx.Request.Path.Value);
             ctx.Abort();
         }
         finally
@@ -61,3 +65,15 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
 /// <param name="Body">Error body writer.</param>
 /// <param name="StatusFor">Optional override of the status code mapping.</param>
 public sealed record ApiErrorShape(string Name, string PathPrefix, Func<ErrorKind, string, HttpContext, string> Body, Func<ErrorKind, int>? StatusFor = null);
+
+internal static partial class ErrorLog
+{
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "unhandled error on {Method} {Path}")]
+    public static partial void Unhandled(ILogger logger, Exception error, string method, string? path);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "error after the response started on {Method} {Path}")]
+    public static partial void AfterStart(ILogger logger, Exception error, string method, string? path);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "client went away during {Method} {Path}: {Reason}")]
+    public static partial void ClientGone(ILogger logger, string method, string? path, string reason);
+}

@@ -1,12 +1,12 @@
+using Cairn.Core;
 using Cairn.Core.Storage;
 
 namespace Cairn.Engine;
 
 /// <summary>
-/// The asynchronous engine interface over the embedded engine's synchronous methods. Control operations here are
-/// in-memory work plus one group commit, so they complete synchronously: a thread hop would cost more than the work.
-/// The group commit's fsync is the one blocking part; callers that must not block a request thread on it run
-/// batches from jobs (see <c>JobEngine</c>).
+/// The asynchronous engine interface over the embedded engine's synchronous methods. Reads are in-memory and complete
+/// synchronously (a thread hop would cost more than the work). Changes end in a group commit whose fsync blocks, so
+/// they run on <see cref="BlockingIo"/>'s threads, never on the thread pool that serves requests.
 /// </summary>
 public sealed partial class EmbeddedEngine
 {
@@ -19,30 +19,22 @@ public sealed partial class EmbeddedEngine
 
     // Properties need an engine that stores them; the embedded engine has none (see Capabilities), so they are ignored.
     ValueTask<DatasetInfo> IVolumeEngine.CreateVolumeAsync(string name, long size, bool parents, IReadOnlyDictionary<string, string>? properties, CancellationToken ct) =>
-        new(CreateVolume(name, size, parents));
+        new(BlockingIo.Run(() => CreateVolume(name, size, parents)));
 
-    ValueTask<DatasetInfo> IVolumeEngine.CreateFolderAsync(string name, bool parents, CancellationToken ct) => new(CreateFolder(name, parents));
+    ValueTask<DatasetInfo> IVolumeEngine.CreateFolderAsync(string name, bool parents, CancellationToken ct) => new(BlockingIo.Run(() => CreateFolder(name, parents)));
 
-    ValueTask<SnapshotInfo> IVolumeEngine.CreateSnapshotAsync(string dataset, string snapshot, CancellationToken ct) => new(CreateSnapshot(dataset, snapshot));
+    ValueTask<SnapshotInfo> IVolumeEngine.CreateSnapshotAsync(string dataset, string snapshot, CancellationToken ct) => new(BlockingIo.Run(() => CreateSnapshot(dataset, snapshot)));
 
     ValueTask<DatasetInfo> IVolumeEngine.CloneAsync(string source, string snapshot, string target, bool parents, IReadOnlyDictionary<string, string>? properties, CancellationToken ct) =>
-        new(Clone(source, snapshot, target, parents));
+        new(BlockingIo.Run(() => Clone(source, snapshot, target, parents)));
 
-    ValueTask IVolumeEngine.DestroyAsync(string name, bool recursive, CancellationToken ct)
-    {
-        Destroy(name, recursive);
-        return default;
-    }
+    ValueTask IVolumeEngine.DestroyAsync(string name, bool recursive, CancellationToken ct) => new(BlockingIo.Run(() => Destroy(name, recursive)));
 
-    ValueTask IVolumeEngine.DestroySnapshotAsync(string dataset, string snapshot, CancellationToken ct)
-    {
-        DestroySnapshot(dataset, snapshot);
-        return default;
-    }
+    ValueTask IVolumeEngine.DestroySnapshotAsync(string dataset, string snapshot, CancellationToken ct) => new(BlockingIo.Run(() => DestroySnapshot(dataset, snapshot)));
 
-    ValueTask<DatasetInfo> IVolumeEngine.ResizeAsync(string name, long newSize, CancellationToken ct) => new(Resize(name, newSize));
+    ValueTask<DatasetInfo> IVolumeEngine.ResizeAsync(string name, long newSize, CancellationToken ct) => new(BlockingIo.Run(() => Resize(name, newSize)));
 
-    ValueTask<IReadOnlyList<EngineOpResult>> IVolumeEngine.ApplyAsync(IReadOnlyList<EngineOp> ops, CancellationToken ct) => new(Apply(ops));
+    ValueTask<IReadOnlyList<EngineOpResult>> IVolumeEngine.ApplyAsync(IReadOnlyList<EngineOp> ops, CancellationToken ct) => new(BlockingIo.Run(() => Apply(ops)));
 
     ValueTask<DatasetInfo?> IVolumeEngine.GetAsync(string name, CancellationToken ct) => new(Get(name));
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cairn.Core;
 using Cairn.Core.State;
 using Microsoft.Data.Sqlite;
 
@@ -21,6 +22,7 @@ public sealed partial class SqliteStateStore
 
     private long _commits, _changeSets;
 
+
     /// <summary>Transactions committed so far (each is one fsync); with group commit, fewer than <see cref="ChangeSets"/>.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
@@ -39,7 +41,9 @@ public sealed partial class SqliteStateStore
         var request = new WriteRequest(changes) { Durable = durable };
         if (ct.CanBeCanceled) request.WatchCancellation(ct);
         _queue.Enqueue(request);
-        Drive(request);
+        // The commit (an fsync) runs on a blocking-I/O thread, never on the caller's: a request thread or a job's
+        // pool thread is not held while the disk syncs, and concurrent writers still share one commit.
+        BlockingIo.Post(() => Drive(null));
         return request.Task;
     }
 
@@ -76,7 +80,7 @@ public sealed partial class SqliteStateStore
             if (_queue.IsEmpty) return;
             if (done)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(static s => s.Drive(null), this, preferLocal: false);
+                BlockingIo.Post(() => Drive(null));
                 return;
             }
         }

@@ -1,4 +1,5 @@
 using Cairn.Cli;
+using Cairn.Hosting;
 using Cairn.Server;
 
 // The server's GC budget can only be set through the environment: see GcBudget.

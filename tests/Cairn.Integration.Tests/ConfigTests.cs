@@ -77,6 +77,6 @@ public sealed class ConfigTests
         fresh.Kill();
         Assert.True(File.Exists(fresh.SocketPath));
         await using var again = await CairnProcess.StartAsync(fresh.DataDir);
-        (await again.LocalCliAsync("pool")).Ok();
+        (await again.LocalCliAsync("pool", "list")).Ok();
     }
 }

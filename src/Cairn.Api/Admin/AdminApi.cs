@@ -1,4 +1,5 @@
 using Cairn.Core;
+using Cairn.Core.Pools;
 using Cairn.Core.Services;
 
 namespace Cairn.Api.Admin;
@@ -15,16 +16,23 @@ public static class AdminApi
     {
         var g = app.MapGroup(Prefix).WithTags("admin");
 
-        g.MapGet("/pool", (VolumeService svc) =>
+        g.MapGet("/pools", async (PoolService pools, CancellationToken ct) =>
+            Results.Json((await pools.ListAsync(ct)).Select(PoolDto.From), Json.Options));
+
+        g.MapGet("/pools/{name}", async (string name, PoolService pools, CancellationToken ct) =>
+            Results.Json(PoolDto.From(await pools.GetAsync(name, ct)), Json.Options));
+
+        g.MapPost("/pools", async (HttpRequest req, PoolService pools, CancellationToken ct) =>
         {
-            var p = svc.Engine.GetPoolInfo();
-            return Results.Json(new { engine = svc.Engine.Kind, size = p.Size, allocated = p.Allocated, free = p.Free, datasets = p.Datasets, snapshots = p.Snapshots }, Json.Options);
+            var body = await Json.ReadAsync<CreatePoolRequest>(req, ct);
+            var p = await pools.CreateAsync(AdminParse.Required(body.Name, "name"), body.Engine, ct);
+            return Results.Json(PoolDto.From(p), Json.Options, statusCode: StatusCodes.Status201Created);
         });
 
-        g.MapGet("/volumes", (VolumeService svc, string? root) =>
+        g.MapGet("/volumes", async (VolumeService svc, string? root, CancellationToken ct) =>
         {
             if (root is not null) Names.ValidateDataset(root);
-            return Results.Json(svc.List(root).Select(VolumeDto.From), Json.Options);
+            return Results.Json((await svc.ListAsync(root, ct)).Select(VolumeDto.From), Json.Options);
         });
 
         g.MapPost("/volumes", async (HttpRequest req, VolumeService svc, CancellationToken ct) =>
@@ -39,59 +47,59 @@ public static class AdminApi
         {
             var body = await Json.ReadAsync<CreateFolderRequest>(req, ct);
             var name = Names.ValidateDataset(AdminParse.Required(body.Name, "name"));
-            var ds = svc.Engine.CreateFolder(name, body.Parents);
+            var ds = await svc.CreateFolderAsync(name, body.Parents, ct);
             return Results.Json(VolumeDto.From(new VolumeView(ds, null)), Json.Options, statusCode: StatusCodes.Status201Created);
         });
 
-        g.MapGet("/volumes/{**name}", (string name, VolumeService svc) =>
+        g.MapGet("/volumes/{**name}", async (string name, VolumeService svc, CancellationToken ct) =>
         {
             Names.ValidateDataset(name);
-            var v = svc.Get(name) ?? throw CairnException.NotFound($"volume {name} does not exist");
+            var v = await svc.GetAsync(name, ct) ?? throw CairnException.NotFound($"volume {name} does not exist");
             return Results.Json(VolumeDto.From(v), Json.Options);
         });
 
         g.MapPatch("/volumes/{**name}", async (string name, HttpRequest req, VolumeService svc, CancellationToken ct) =>
         {
             var body = await Json.ReadAsync<ResizeRequest>(req, ct);
-            var v = await svc.ResizeAsync(name, AdminParse.Size(body.Size), ct);
+            var v = await svc.ResizeAsync(name, AdminParse.Size(body.Size), ct: ct);
             return Results.Json(VolumeDto.From(v), Json.Options);
         });
 
         g.MapDelete("/volumes/{**name}", async (string name, bool? recursive, VolumeService svc, CancellationToken ct) =>
         {
-            await svc.DestroyAsync(name, recursive ?? false, ct);
+            await svc.DestroyAsync(name, recursive ?? false, ct: ct);
             return Results.NoContent();
         });
 
-        g.MapGet("/snapshots", (string? volume, VolumeService svc) =>
+        g.MapGet("/snapshots", async (string? volume, VolumeService svc, CancellationToken ct) =>
         {
             if (volume is not null)
             {
                 Names.ValidateDataset(volume);
-                if (svc.Engine.Get(volume) is null) throw CairnException.NotFound($"volume {volume} does not exist");
+                if (await svc.GetDatasetAsync(volume, ct) is null) throw CairnException.NotFound($"volume {volume} does not exist");
             }
-            return Results.Json(svc.Engine.ListSnapshots(volume).Select(SnapshotDto.From), Json.Options);
+            return Results.Json((await svc.ListSnapshotsAsync(volume, ct)).Select(SnapshotDto.From), Json.Options);
         });
 
         g.MapPost("/snapshots", async (HttpRequest req, VolumeService svc, CancellationToken ct) =>
         {
             var body = await Json.ReadAsync<CreateSnapshotRequest>(req, ct);
             var (ds, snap) = Names.ValidateSnapshot(AdminParse.Required(body.Name, "name"));
-            var s = await svc.CreateSnapshotAsync(ds, snap, ct);
+            var s = await svc.CreateSnapshotAsync(ds, snap, ct: ct);
             return Results.Json(SnapshotDto.From(s), Json.Options, statusCode: StatusCodes.Status201Created);
         });
 
-        g.MapGet("/snapshots/{**name}", (string name, VolumeService svc) =>
+        g.MapGet("/snapshots/{**name}", async (string name, VolumeService svc, CancellationToken ct) =>
         {
             var (ds, snap) = Names.ValidateSnapshot(name);
-            var s = svc.Engine.GetSnapshot(ds, snap) ?? throw CairnException.NotFound($"snapshot {name} does not exist");
+            var s = await svc.GetSnapshotAsync(ds, snap, ct) ?? throw CairnException.NotFound($"snapshot {name} does not exist");
             return Results.Json(SnapshotDto.From(s), Json.Options);
         });
 
         g.MapDelete("/snapshots/{**name}", async (string name, VolumeService svc, CancellationToken ct) =>
         {
             var (ds, snap) = Names.ValidateSnapshot(name);
-            await svc.DestroySnapshotAsync(ds, snap, ct);
+            await svc.DestroySnapshotAsync(ds, snap, ct: ct);
             return Results.NoContent();
         });
 

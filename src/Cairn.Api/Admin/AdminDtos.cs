@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
+using Cairn.Core.Pools;
 using Cairn.Core.Services;
 using Cairn.Core.Storage;
 
@@ -18,6 +19,19 @@ public sealed record SnapshotDto(Guid Id, string Name, string Volume, string Sna
 {
     public static SnapshotDto From(SnapshotInfo s) => new(s.Id, s.FullName, s.Dataset, s.Name, s.Size, s.Used, s.Referenced, s.Clones, s.Created);
 }
+
+/// <summary>A pool in admin API answers. Space figures are null while the pool is unavailable (then <c>Error</c> says why).</summary>
+public sealed record PoolDto(string Name, string Engine, string Health, long? Size, long? Allocated, long? Free, long? Datasets, long? Snapshots,
+    IReadOnlyList<string> Capabilities, DateTimeOffset Created, string? Error)
+{
+    public static PoolDto From(PoolView p) => new(p.Name, p.Engine, p.Error is null ? "online" : "unavailable",
+        p.Space?.Size, p.Space?.Allocated, p.Space?.Free, p.Space?.Datasets, p.Space?.Snapshots,
+        [.. Enum.GetValues<EngineCapabilities>().Where(c => c != EngineCapabilities.None && p.Capabilities.HasFlag(c)).Select(c => c.ToString().ToLowerInvariant())],
+        p.Record.Created, p.Error);
+}
+
+/// <summary>POST /pools body.</summary>
+public sealed record CreatePoolRequest(string? Name, string? Engine);
 
 /// <summary>POST /volumes body.</summary>
 public sealed record CreateVolumeRequest(string? Name, JsonElement? Size, bool Parents = false);

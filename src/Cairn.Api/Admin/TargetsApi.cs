@@ -34,11 +34,6 @@ public sealed record TargetDto(string Iqn, IReadOnlyList<TargetLunDto> Luns, IRe
 /// <summary>A LUN in answers.</summary>
 public sealed record TargetLunDto(int Lun, string Volume, bool ReadOnly);
 
-/// <summary>Live session counts per target, supplied by the iSCSI listener.</summary>
-public interface ITargetSessions
-{
-    int SessionCount(string iqn);
-}
 
 /// <summary><c>/cairn/v1/targets</c>.</summary>
 public static class TargetsApi
@@ -47,10 +42,9 @@ public static class TargetsApi
     {
         var g = app.MapGroup(AdminApi.Prefix + "/targets").WithTags("targets");
 
-        g.MapGet("", (TargetService targets, IServiceProvider sp) =>
+        g.MapGet("", (TargetService targets) =>
         {
-            var sessions = sp.GetService<ITargetSessions>();
-            return Results.Json(targets.List().Select(t => TargetDto.From(t, sessions?.SessionCount(t.Iqn) ?? 0)), Json.Options);
+            return Results.Json(targets.List().Select(t => TargetDto.From(t, targets.Sessions(t.Iqn).Count)), Json.Options);
         });
 
         g.MapPost("", async (HttpRequest req, TargetService targets, CancellationToken ct) =>
@@ -65,10 +59,10 @@ public static class TargetsApi
             return Results.Json(TargetDto.From(t, 0), Json.Options, statusCode: StatusCodes.Status201Created);
         });
 
-        g.MapGet("/{iqn}", (string iqn, TargetService targets, IServiceProvider sp) =>
+        g.MapGet("/{iqn}", (string iqn, TargetService targets) =>
         {
             var t = targets.Get(Iqn.Normalize(iqn, "target name")) ?? throw CairnException.NotFound($"target {iqn.ToLowerInvariant()} does not exist");
-            return Results.Json(TargetDto.From(t, sp.GetService<ITargetSessions>()?.SessionCount(t.Iqn) ?? 0), Json.Options);
+            return Results.Json(TargetDto.From(t, targets.Sessions(t.Iqn).Count), Json.Options);
         });
 
         g.MapDelete("/{iqn}", async (string iqn, TargetService targets, CancellationToken ct) =>

@@ -54,7 +54,7 @@ internal static class VolumeData
         var volumeSize = (size + 511) & ~511L;
 
         bool created = false;
-        var existing = svc.Get(name);
+        var existing = await svc.GetAsync(name, ct);
         if (existing is null)
         {
             await svc.CreateVolumeAsync(name, volumeSize, parents ?? false, ct: ct);
@@ -65,7 +65,7 @@ internal static class VolumeData
             throw CairnException.Invalid($"volume {name} ({existing.Dataset.Size} bytes) is smaller than the image ({size} bytes); resize it first");
 
         long written = 0;
-        var dev = svc.Engine.Open(name);
+        var dev = await svc.OpenAsync(name, ct: ct);
         bool durable = sync ?? false, flushingInBackground = false;
         try
         {
@@ -75,7 +75,8 @@ internal static class VolumeData
             var flushing = System.Diagnostics.Stopwatch.GetTimestamp();
             // Acknowledged means it survives kill -9 of the server: the map reaches the page cache. Stable storage
             // follows right after in the background (which then owns the device), or before the answer with ?sync=true.
-            if (durable) dev.Flush();
+            // The fsync runs off the request thread: a slow disk must not hold one of Kestrel's threads.
+            if (durable) await BlockingIo.Run(dev.Flush);
             else dev.Checkpoint();
             var ms = (long from, long to) => System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
             var now = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -84,7 +85,7 @@ internal static class VolumeData
                 durable ? "sync" : "checkpoint", ms(flushing, now));
             if (!durable)
             {
-                _ = Task.Run(() => FlushInBackground(dev, name, log), CancellationToken.None);
+                BlockingIo.Post(() => FlushInBackground(dev, name, log));
                 flushingInBackground = true;
             }
         }
@@ -92,14 +93,14 @@ internal static class VolumeData
         {
             dev.Dispose();
             // A failed import into a volume it created leaves nothing behind.
-            try { await svc.DestroyAsync(name, recursive: false, CancellationToken.None); } catch (CairnException) { }
+            try { await svc.DestroyAsync(name, recursive: false, ct: CancellationToken.None); } catch (CairnException) { }
             throw;
         }
         finally
         {
             if (!flushingInBackground) dev.Dispose();
         }
-        var v = svc.Get(name)!;
+        var v = (await svc.GetAsync(name, CancellationToken.None))!;
         return Results.Json(new { volume = VolumeDto.From(v), image_size = size, written, created, synced = durable }, Json.Options, statusCode: created ? 201 : 200);
     }
 
@@ -297,13 +298,13 @@ internal static class VolumeData
         if (name.Contains('@'))
         {
             var (ds, snap) = Names.ValidateSnapshot(name);
-            dev = svc.Engine.OpenSnapshot(ds, snap);
+            dev = await svc.OpenAsync(ds, snap, ct);
         }
         else
         {
             Names.ValidateDataset(name);
-            if (svc.Engine.Get(name) is not { Kind: DatasetKind.Volume }) throw CairnException.NotFound($"volume {name} does not exist");
-            dev = svc.Engine.Open(name);
+            if (await svc.GetDatasetAsync(name, ct) is not { Kind: DatasetKind.Volume }) throw CairnException.NotFound($"volume {name} does not exist");
+            dev = await svc.OpenAsync(name, ct: ct);
         }
         using var _ = dev;
         var size = dev.Size;

@@ -31,11 +31,6 @@ public static class LunCloneApi
     public static IEndpointRouteBuilder MapLunCloneApi(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup(Prefix).WithTags("lun");
-        // The engine and the store commit (fsync) synchronously on the calling thread, so a running job holds pool
-        // threads for milliseconds at a time; with the default minimum (one per core) status reads then wait for the
-        // pool to inject threads (~0.5 s each). Keep enough threads that reads never queue behind a job.
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        if (workers < 64) ThreadPool.SetMinThreads(64, Math.Max(io, 64));
         var status = app.ServiceProvider.GetRequiredService<LunStatus>();
         app.ServiceProvider.GetRequiredService<JobEngine>().JobFinished += job =>
         {

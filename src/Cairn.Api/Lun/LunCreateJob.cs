@@ -68,7 +68,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
             var data = LunJobs.Data(item);
             data["wwn"] = ask.Wwn;
             // Whether dst was there before this job touched it: only clones this job made are removed on failure.
-            data["existed"] ??= volumes.Engine.Get(ask.Dst) is not null;
+            data["existed"] ??= (await volumes.GetDatasetAsync(ask.Dst, ct)) is not null;
             if (Precheck(ask) is { } why)
             {
                 before.Add(LunJobs.With(item, ItemState.Failed, data, why));
@@ -85,7 +85,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
         var ops = running.Select(r =>
         {
             var at = r.Ask.Src.IndexOf('@', StringComparison.Ordinal);
-            return (EngineOp)new EngineOp.CloneSnapshot(r.Ask.Src[..at], r.Ask.Src[(at + 1)..], r.Ask.Dst, r.Ask.CreateParent);
+            return (EngineOp)new EngineOp.CloneSnapshot(r.Ask.Src[..at], r.Ask.Src[(at + 1)..], r.Ask.Dst, r.Ask.CreateParent, r.Ask.Properties.Count > 0 ? r.Ask.Properties : null);
         }).ToList();
         var t0 = Stopwatch.GetTimestamp();
         var results = await volumes.ApplyAsync(ops, ct: ct);
@@ -99,7 +99,7 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
             if (results[k].Error is { } e)
             {
                 data.Remove("stage");
-                after.Add(LunJobs.With(item, ItemState.Failed, data, "clone: " + Explain(ask, e)));
+                after.Add(LunJobs.With(item, ItemState.Failed, data, "clone: " + await ExplainAsync(ask, e, ct)));
             }
             else
             {
@@ -123,8 +123,8 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
         return users.Count > 0 ? $"{ask.Dst} is already exported by target {string.Join(", ", users)}" : null;
     }
 
-    private string Explain(LunCreateItem ask, CairnException e) =>
-        e.Kind == ErrorKind.AlreadyExists && volumes.Engine.Get(ask.Dst) is { } d
+    private async Task<string> ExplainAsync(LunCreateItem ask, CairnException e, CancellationToken ct) =>
+        e.Kind == ErrorKind.AlreadyExists && await volumes.GetDatasetAsync(ask.Dst, ct) is { } d
             ? $"{ask.Dst} already exists and is not a clone of {ask.Src} (origin: {d.Origin ?? "none"})"
             : e.Message;
 
@@ -159,8 +159,8 @@ public sealed class LunCreateJob(VolumeService volumes, TargetService targets, L
                 after.Add(LunJobs.With(chunk[k], ItemState.Failed, data, "target: " + e.Message + tail));
                 continue;
             }
-            if (asks[k].Properties.Count > 0)
-                data["note"] = "properties not applied (the embedded engine has no dataset properties): " + string.Join(", ", asks[k].Properties.Keys);
+            if (asks[k].Properties.Count > 0 && !volumes.CapabilitiesOf(asks[k].Dst).HasFlag(EngineCapabilities.Properties))
+                data["note"] = "properties not applied (the pool's engine has no dataset properties): " + string.Join(", ", asks[k].Properties.Keys);
             data.Remove("stage");
             after.Add(LunJobs.With(chunk[k], ItemState.Done, data));
         }

@@ -136,7 +136,7 @@ public sealed class LunDeleteJob(VolumeService volumes, TargetService targets, L
             var ask = req[item.Index];
             var data = LunJobs.Data(item);
             var resumed = LunJobs.Stage(item) == LunJobs.DeletingClone;
-            if (volumes.Engine.Get(ask.Dst) is null)
+            if ((await volumes.GetDatasetAsync(ask.Dst, ct)) is null)
             {
                 if (resumed) data["clone_gone"] = true;
                 else data["missing"] = string.Join("; ", new[] { (string?)data["missing"], $"volume {ask.Dst} does not exist" }.Where(s => s is not null));

@@ -109,7 +109,14 @@ public sealed partial class ExportQueue(ITargetExporter exporter, TargetIndex ta
     {
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
-        if (_worker is not null) await _worker.WaitAsync(ct);
+        try
+        {
+            if (_worker is not null) await _worker.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host gave up waiting: the worker ends on its own (its token is cancelled).
+        }
         while (_queue.Reader.TryRead(out var item)) item.Done.TrySetResult(false);
     }
 

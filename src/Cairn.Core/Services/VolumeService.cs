@@ -314,6 +314,10 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         catch (CairnException) { return null; } // unknown pool: the engine op itself reports it
     }
 
+    /// <summary>What the engine behind a name's pool can do (none for an unknown pool).</summary>
+    public EngineCapabilities CapabilitiesOf(string name) =>
+        engine.Has(PoolRouter.PoolOf(name)) ? engine.CapabilitiesOf(name) : EngineCapabilities.None;
+
     public Task<VolumeView?> GetAsync(string name, CancellationToken ct = default) => GetAsync(name, store.FindVolume, ct);
 
     private async Task<VolumeView?> GetAsync(string name, Func<string, VolumeRecord?> record, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cairn.Core;
+using Cairn.Hosting;
 using Cairn.Server;
 using Microsoft.Extensions.Configuration;
 
@@ -35,7 +36,10 @@ internal static class CairnCli
         var tlsKey = new Option<string?>("--tls-key") { Description = "TLS private key (PEM)" };
         var clientCa = new Option<string?>("--client-ca") { Description = "CA (PEM) that client certificates must chain to" };
         var clientAllow = new Option<string?>("--client-allow") { Description = "Allowed client certificate subjects or SHA-256 fingerprints, comma-separated" };
-        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow };
+        var exporter = new Option<string?>("--exporter") { Description = "What exports targets: cairn (own iSCSI target, default) or tgt (a running tgtd through tgtadm; $CAIRN_EXPORTER)" };
+        var tgtPort = new Option<string?>("--tgt-control-port") { Description = "tgtd's control port, as tgtadm -C N ($CAIRN_TGT_CONTROL_PORT)" };
+        var pools = new Option<string?>("--pools") { Description = "Pools to create at start if missing: NAME[:ENGINE],… ($CAIRN_POOLS)" };
+        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow, exporter, tgtPort, pools };
         serve.SetAction(async (pr, ct) =>
         {
             try
@@ -58,6 +62,9 @@ internal static class CairnCli
                 Put("TlsKey", pr.GetValue(tlsKey));
                 Put("ClientCa", pr.GetValue(clientCa));
                 Put("ClientAllow", pr.GetValue(clientAllow));
+                Put("Exporter", pr.GetValue(exporter));
+                Put("TgtControlPort", pr.GetValue(tgtPort));
+                Put("Pools", pr.GetValue(pools));
                 cb.AddInMemoryCollection(overrides);
                 var options = new CairnOptions();
                 // Environment variables use underscores: CAIRN_TLS_CERT → TlsCert.
@@ -67,7 +74,14 @@ internal static class CairnCli
                     var snake = string.Concat(p.Name.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
                     var v = cfg[p.Name] ?? cfg[snake];
                     if (v is null) continue;
-                    p.SetValue(options, p.PropertyType == typeof(int) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : v);
+                    object value;
+                    if (p.PropertyType == typeof(int))
+                        value = int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i
+                            : throw CairnException.Invalid($"setting {p.Name} (CAIRN_{snake}): '{v}' is not a whole number");
+                    else if (p.PropertyType == typeof(bool))
+                        value = bool.TryParse(v, out var b) ? b : throw CairnException.Invalid($"setting {p.Name} (CAIRN_{snake}): '{v}' is not true or false");
+                    else value = v;
+                    p.SetValue(options, value);
                 }
                 return await ServerHost.RunAsync(options, ct);
             }

@@ -199,8 +199,33 @@ internal static class Commands
 
     public static Command Pool()
     {
-        var pool = new Command("pool", "Show pool space");
-        pool.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync("cairn/v1/pool", ct)));
+        var pool = new Command("pool", "Create, list and show pools (each backed by one engine)");
+        var name = new Argument<string>("NAME") { Description = "Pool name (one component; for zfs, the existing zpool's name)" };
+        var engine = new Option<string>("--engine", "-e") { Description = "Engine: embedded (default) or zfs (adopts the existing zpool NAME)", DefaultValueFactory = _ => "embedded" };
+
+        var create = new Command("create", "Create a pool (zfs: adopt the zpool of that name)") { name, engine };
+        create.Handle(async (pr, api, ct) =>
+            Show(pr, await api.PostAsync("cairn/v1/pools", new JsonObject { ["name"] = pr.GetValue(name), ["engine"] = pr.GetValue(engine) }, ct)));
+
+        var list = new Command("list", "List pools with their engine and space");
+        list.Handle(async (pr, api, ct) =>
+        {
+            var n = await api.GetAsync("cairn/v1/pools", ct);
+            if (pr.GetValue(JsonOut)) { Output.Json(n); return; }
+            Output.Table(["NAME", "ENGINE", "HEALTH", "SIZE", "ALLOC", "FREE", "DATASETS", "SNAPSHOTS"],
+                ((JsonArray)n!).Select(p => new[]
+                {
+                    Output.Str(p!["name"]), Output.Str(p["engine"]), Output.Str(p["health"]), Output.Size(p["size"]), Output.Size(p["allocated"]),
+                    Output.Size(p["free"]), Output.Str(p["datasets"]), Output.Str(p["snapshots"]),
+                }));
+        });
+
+        var show = new Command("show", "Show one pool") { name };
+        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync("cairn/v1/pools/" + Uri.EscapeDataString(pr.GetValue(name)!), ct)));
+
+        pool.Subcommands.Add(create);
+        pool.Subcommands.Add(list);
+        pool.Subcommands.Add(show);
         return pool;
     }
 

@@ -135,7 +135,7 @@ public sealed class LunCloneApiTests
         Assert.Equal(LunHost.Dst(2), (string)summary["failed_items"]![0]!["dst"]!);
 
         await h.Volumes.CreateVolumeAsync("tank/images/later", 1 << 20, false, ct: Ct);
-        await h.Volumes.CreateSnapshotAsync("tank/images/later", "1", Ct);
+        await h.Volumes.CreateSnapshotAsync("tank/images/later", "1", ct: Ct);
         var first = h.Targets.Get(LunHost.Wwn(1))!;
         var again = await h.RunAsync(HttpMethod.Post, body);
         Assert.Equal("complete", (string)again["status"]!);

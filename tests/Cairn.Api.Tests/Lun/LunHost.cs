@@ -8,7 +8,8 @@ using Cairn.Core.Services;
 using Cairn.Core.State;
 using Cairn.Core.Storage;
 using Cairn.Engine;
-using Cairn.Store;
+using Cairn.Core.Pools;
+using Cairn.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -32,8 +33,9 @@ public sealed class LunHost : IAsyncDisposable
     private WebApplication _app = null!;
     public string Dir { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
-    public IVolumeEngine Engine { get; private set; } = null!;
-    public SqliteStateStore Store { get; private set; } = null!;
+    /// <summary>The embedded engine behind the host's pools (its synchronous methods are handy in assertions).</summary>
+    public EmbeddedEngine Engine { get; private set; } = null!;
+    public IStateStore Store { get; private set; } = null!;
     public VolumeService Volumes { get; private set; } = null!;
     public TargetService Targets { get; private set; } = null!;
     public JobEngine Jobs { get; private set; } = null!;
@@ -56,26 +58,20 @@ public sealed class LunHost : IAsyncDisposable
 
     private async Task OpenAsync()
     {
-        Engine = new EmbeddedEngine(Path.Combine(Dir, "pool"), new EmbeddedEngineOptions { Durable = false });
-        Store = new SqliteStateStore(Path.Combine(Dir, "state.db"));
-        Volumes = new VolumeService(Engine, Store, NullLogger<VolumeService>.Instance);
-        await Volumes.ReconcileAsync();
-        Targets = new TargetService(Store, Volumes, SecretBox.FromKeyFile(Path.Combine(Dir, "secret.key")), NullLogger<TargetService>.Instance);
-
-        var b = WebApplication.CreateSlimBuilder();
-        b.Logging.ClearProviders();
-        b.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        b.Services.AddSingleton(Engine).AddSingleton<IStateStore>(Store).AddSingleton(Volumes).AddSingleton(Targets);
-        b.Services.AddSingleton<CairnMetrics>();
-        b.Services.AddLunCloneApi();
-        b.Services.AddSingleton(sp => new JobEngine(Store, sp.GetServices<IJobHandler>(), new JobEngineOptions { MaxConcurrentJobs = 4 }, NullLogger<JobEngine>.Instance));
-        _app = b.Build();
-        _app.UseMiddleware<ApiErrorMiddleware>();
-        _app.MapLunCloneApi();
-        Jobs = _app.Services.GetRequiredService<JobEngine>();
-        await Jobs.StartAsync(CancellationToken.None);
+        // The same composition as `cairn serve` (the host library), on loopback ports of its own.
+        var options = new CairnOptions
+        {
+            Data = Dir, Http = "127.0.0.1:0", Iscsi = "127.0.0.1:0", Socket = "none", Pools = Pool, EngineSync = false, JobConcurrency = 4,
+        };
+        _app = ServerHost.Build(options, b => b.Logging.ClearProviders());
         await _app.StartAsync();
-        var addr = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var sp = _app.Services;
+        Engine = (EmbeddedEngine)sp.GetServices<EngineProvider>().Single(p => p.Kind == "embedded").Engine;
+        Store = sp.GetRequiredService<IStateStore>();
+        Volumes = sp.GetRequiredService<VolumeService>();
+        Targets = sp.GetRequiredService<TargetService>();
+        Jobs = sp.GetRequiredService<JobEngine>();
+        var addr = sp.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => a.StartsWith("http", StringComparison.Ordinal));
         Http = new HttpClient { BaseAddress = new Uri(addr) };
     }
 
@@ -89,6 +85,7 @@ public sealed class LunHost : IAsyncDisposable
         await _app.StopAsync(new CancellationToken(true));
         Store.Dispose();
         Engine.Dispose();
+        _app.Services.GetRequiredService<DataDirectoryLock>().Dispose();
     }
 
     public async Task<(HttpStatusCode Code, JsonNode? Body)> SendAsync(HttpMethod method, string path, string? json = null)
@@ -135,11 +132,8 @@ public sealed class LunHost : IAsyncDisposable
         try
         {
             Http.Dispose();
-            await Jobs.StopAsync(CancellationToken.None);
             await _app.StopAsync();
             await _app.DisposeAsync();
-            Store.Dispose();
-            Engine.Dispose();
         }
         catch (ObjectDisposedException)
         {

@@ -1,3 +1,4 @@
+using Cairn.Core.Pools;
 using Cairn.Core.Services;
 using Cairn.Engine;
 using Cairn.Store;
@@ -16,10 +17,12 @@ public sealed class ReconcileTests : IDisposable
         Directory.CreateDirectory(_dir);
         using var engine = new EmbeddedEngine(Path.Combine(_dir, "pool"));
         using var store = new SqliteStateStore(Path.Combine(_dir, "state.db"));
-        var svc = new VolumeService(engine, store, NullLogger<VolumeService>.Instance);
+        var router = new PoolRouter();
+        router.Bind("p", engine);
+        var svc = new VolumeService(router, store, new KeyedLock(), new TargetIndex(), [new AdminRecordReconciler()], NullLogger<VolumeService>.Instance);
         var ct = TestContext.Current.CancellationToken;
         var v = await svc.CreateVolumeAsync("p/v", 1 << 20, parents: true, ct: ct);
-        await svc.CreateSnapshotAsync("p/v", "s", ct);
+        await svc.CreateSnapshotAsync("p/v", "s", ct: ct);
         var c = await svc.CloneAsync("p/v", "s", "p/c", parents: false, ct: ct);
 
         // What a crash after the engine commit and before the (unsynced) store commit looks like…

@@ -31,9 +31,9 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
     [Fact]
     public void Fresh_open_creates_the_latest_schema_in_wal_mode()
     {
-        Assert.Equal(1, Store.SchemaVersion);
+        Assert.Equal(SqliteMigrationsAccess.Count, Store.SchemaVersion);
         Assert.Equal("wal", Raw<string>("PRAGMA journal_mode"));
-        Assert.Equal(1L, Raw<long>("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal((long)SqliteMigrationsAccess.Count, Raw<long>("SELECT COUNT(*) FROM schema_version"));
     }
 
     [Fact]
@@ -42,8 +42,8 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
         var v = Volume("pool/a");
         await Store.WriteAsync(w => w.Put(v), Ct);
         var store = Reopen();
-        Assert.Equal(1, store.SchemaVersion);
-        Assert.Equal(1L, Raw<long>("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(SqliteMigrationsAccess.Count, store.SchemaVersion);
+        Assert.Equal((long)SqliteMigrationsAccess.Count, Raw<long>("SELECT COUNT(*) FROM schema_version"));
         Assert.NotNull(store.GetVolume(v.Id));
     }
 
@@ -62,18 +62,21 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
     {
         var v1 = new[] { SqliteMigrationsAccess.First };
         using (var old = new SqliteStateStore(DbPath, v1))
-        {
             Assert.Equal(1, old.SchemaVersion);
-            await old.WriteAsync(w => w.Put(Volume("pool/kept")), Ct);
-        }
-        var v3 = new[] { SqliteMigrationsAccess.First, "CREATE TABLE extra (x INTEGER NOT NULL)", "INSERT INTO extra (x) SELECT COUNT(*) FROM extra" };
-        using (var upgraded = new SqliteStateStore(DbPath, v3))
+        // A row as the first schema's code wrote it (no module column yet).
+        Raw<long>("INSERT INTO volumes (id, project, name, status, size, created, updated) VALUES " +
+            "('7d3f1a2e-0000-4000-8000-000000000001', 'admin', 'pool/kept', 'available', 1048576, '2026-01-01T00:00:00.0000000Z', '2026-01-01T00:00:00.0000000Z'); SELECT 0");
+        var all = SqliteMigrationsAccess.All;
+        var next = all.Concat(["CREATE TABLE extra (x INTEGER NOT NULL)", "INSERT INTO extra (x) SELECT COUNT(*) FROM extra"]).ToArray();
+        using (var upgraded = new SqliteStateStore(DbPath, next))
         {
-            Assert.Equal(3, upgraded.SchemaVersion);
-            Assert.NotNull(upgraded.FindVolume("pool/kept"));
+            Assert.Equal(next.Length, upgraded.SchemaVersion);
+            var kept = upgraded.FindVolume("pool/kept");
+            Assert.NotNull(kept);
+            Assert.Equal(Modules.Admin, kept.Module); // migration 2 gives old records to the admin module
         }
         Assert.Equal(0L, Raw<long>("SELECT x FROM extra"));
-        Assert.Equal(3L, Raw<long>("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal((long)next.Length, Raw<long>("SELECT MAX(version) FROM schema_version"));
         Assert.Throws<CairnException>(() => new SqliteStateStore(DbPath, v1));
     }
 
@@ -98,4 +101,6 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
 internal static class SqliteMigrationsAccess
 {
     public static string First => Migrations.All[0];
+    public static IReadOnlyList<string> All => Migrations.All;
+    public static int Count => Migrations.All.Count;
 }

@@ -64,6 +64,33 @@ public abstract class StateStoreCompliance : IDisposable
     }
 
     [Fact]
+    public async Task Owning_module_of_volumes_and_snapshots_round_trips()
+    {
+        var v = Volume("pool/cinder") with { Module = Modules.BlockStorage, Project = "p1" };
+        var s = new SnapshotRecord(Guid.NewGuid(), v.Id, "s1", "available", 1, Now, Now, Module: Modules.BlockStorage);
+        await Store.WriteAsync(w => { w.Put(v); w.Put(s); }, Ct);
+        Assert.Equal(Modules.BlockStorage, Store.FindVolume("pool/cinder")!.Module);
+        Assert.Equal(Modules.BlockStorage, Store.GetSnapshot(s.Id)!.Module);
+        Assert.Equal(Modules.Admin, Volume("pool/x").Module); // the default owner
+    }
+
+    [Fact]
+    public async Task Pools_are_kept_sorted_updated_in_place_and_deleted()
+    {
+        await Store.WriteAsync(w =>
+        {
+            w.Put(new PoolRecord("tank", "embedded", Now));
+            w.Put(new PoolRecord("na-jbod-02-p01", "zfs", Now, new JsonObject { ["mode"] = "file" }));
+        }, Ct);
+        Assert.Equal(["na-jbod-02-p01", "tank"], Store.ListPools().Select(p => p.Name));
+        Assert.Equal("file", (string?)Store.ListPools()[0].Attributes!["mode"]);
+        await Store.WriteAsync(w => w.Put(new PoolRecord("tank", "zfs", Now)), Ct);
+        Assert.Equal("zfs", Store.ListPools().Single(p => p.Name == "tank").Engine);
+        await Store.WriteAsync(w => w.DeletePool("tank"), Ct);
+        Assert.Equal(["na-jbod-02-p01"], Store.ListPools().Select(p => p.Name));
+    }
+
+    [Fact]
     public async Task Times_are_stored_and_returned_in_utc()
     {
         var local = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1234567);

@@ -142,7 +142,7 @@ internal sealed class TlsServer : IAsyncDisposable
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { CairnProcess.CairnDll, "serve", "--data", TempDir.Create("cairn-lun-tls"), "--http", $"127.0.0.1:{port}",
             "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}", "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey,
-            "--client-ca", pki.Ca, "--client-allow", allow })
+            "--client-ca", pki.Ca, "--client-allow", allow, "--pools", "na-jbod-02-p01" })
             psi.ArgumentList.Add(a);
         var s = new TlsServer(Process.Start(psi)!, $"https://127.0.0.1:{port}");
         s._proc.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };

@@ -28,6 +28,9 @@ public sealed class CairnProcess : IAsyncDisposable
         IscsiPort = iscsi;
     }
 
+    /// <summary>The pools every test server declares (<c>CAIRN_POOLS</c>), unless a test sets its own.</summary>
+    public const string DefaultPools = "tank,pool,img,d,p,c,k,conf,crash,j,t,x,na-jbod-02-p01";
+
     /// <summary>The built cairn.dll next to the test assembly.</summary>
     public static string CairnDll => Path.Combine(AppContext.BaseDirectory, "cairn.dll");
 
@@ -51,6 +54,8 @@ public sealed class CairnProcess : IAsyncDisposable
         };
         foreach (var a in new[] { CairnDll, "serve", "--data", dataDir, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{iscsi}" }.Concat(extraArgs ?? []))
             psi.ArgumentList.Add(a);
+        // Pools exist only once created: the tests' servers declare the ones the tests use (as a deployment's config would).
+        psi.Environment["CAIRN_POOLS"] = DefaultPools;
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         var proc = Process.Start(psi) ?? throw new InvalidOperationException("could not start cairn");
         var cp = new CairnProcess(proc, dataDir, http, iscsi);

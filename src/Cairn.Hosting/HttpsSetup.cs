@@ -5,7 +5,7 @@ using Cairn.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
-namespace Cairn.Server;
+namespace Cairn.Hosting;
 
 /// <summary>
 /// The HTTP listener's transport security. Rules, checked at start:
@@ -53,7 +53,7 @@ internal static class HttpsSetup
             https.ClientCertificateValidation = (client, _, _) =>
             {
                 var why = policy.Check(client);
-                if (why is not null) log?.LogWarning("Refused client certificate {Subject} ({Fingerprint}): {Reason}", client.Subject, client.GetCertHashString(HashAlgorithmName.SHA256), why);
+                if (why is not null && log is not null) HostLog.RefusedCertificate(log, client.Subject, client.GetCertHashString(HashAlgorithmName.SHA256), why);
                 return why is null;
             };
         }

@@ -1,56 +1,60 @@
-using Cairn.Api.Admin;
 using Cairn.Core;
-using Cairn.Core.Services;
+using Cairn.Core.Export;
 using Cairn.Core.State;
 using Cairn.Core.Storage;
 using Cairn.Iscsi.Protocol;
 using Cairn.Iscsi.Scsi;
 using Cairn.Iscsi.Target;
 
-namespace Cairn.Server;
+namespace Cairn.Hosting;
 
 /// <summary>
-/// Keeps the live iSCSI <see cref="TargetRegistry"/> equal to the durable targets of <see cref="TargetService"/>:
-/// loaded at start, then every committed change applied in order. Logical units open their volume lazily, at the
-/// first command, so 10,000 idle targets cost no open devices.
+/// Cairn's own iSCSI target as an exporter: keeps the live <see cref="TargetRegistry"/> equal to the durable targets,
+/// applying every committed change in order. Logical units open their volume lazily, at the first command, so 10,000
+/// idle targets cost no open devices.
 /// </summary>
-public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
+public sealed class CairnExporter : ITargetExporter
 {
-    private readonly TargetService _targets;
     private readonly TargetRegistry _registry;
-    private readonly IVolumeEngine _engine;
-    private readonly ILogger<IscsiBridge> _log;
+    private readonly IExportContext _context;
     private readonly Lock _gate = new();
     // One dictionary per target, shared with its registry entry (which never changes it): a host with 10,000 targets
     // keeps every one of them in memory, so each costs as few objects as possible.
     private readonly Dictionary<string, Dictionary<int, IScsiLogicalUnit>> _units = new(StringComparer.OrdinalIgnoreCase);
-
     private readonly bool _removable;
 
-    public IscsiBridge(TargetService targets, TargetRegistry registry, IVolumeEngine engine, ILogger<IscsiBridge> log, CairnOptions options)
+    public CairnExporter(TargetRegistry registry, IExportContext context, CairnOptions options)
     {
         _removable = options.IscsiMedium == "removable";
-        _targets = targets;
         _registry = registry;
-        _engine = engine;
-        _log = log;
+        _context = context;
     }
 
-    public Task StartAsync(CancellationToken ct)
+    public string Kind => "cairn";
+
+    public IReadOnlyList<ExportSession> Sessions(string iqn) =>
+        [.. _registry.SessionsOf(iqn).Select(s => new ExportSession(iqn, s.InitiatorName, null, null))];
+
+    public Task ApplyAsync(IReadOnlyList<TargetChange> changes, CancellationToken ct)
     {
-        _targets.Changed += Apply;
-        Apply(_targets.List().Select(t => new TargetChange(null, t)).ToList());
-        _log.LogInformation("iSCSI: {Count} targets loaded", _targets.Count);
+        Apply(changes);
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken ct)
+    public Task ReconcileAsync(IReadOnlyList<TargetRecord> targets, CancellationToken ct)
     {
-        _targets.Changed -= Apply;
+        // The registry lives in this process: it holds exactly what was applied, so reconciling means removing what is
+        // no longer wanted and (re)applying the rest; unchanged targets keep their units and sessions.
+        var wanted = targets.ToDictionary(t => t.Iqn, StringComparer.OrdinalIgnoreCase);
+        List<TargetChange> changes;
+        lock (_gate)
+        {
+            changes = [.. _units.Keys.Where(k => !wanted.ContainsKey(k)).Select(k => new TargetChange(new TargetRecord(k, [], [], null, null, null, default), null))];
+        }
+        changes.AddRange(targets.Select(t => new TargetChange(null, t)));
+        Apply(changes);
         return Task.CompletedTask;
     }
-
-    public int SessionCount(string iqn) => _registry.SessionsOf(iqn).Count;
 
     private void Apply(IReadOnlyList<TargetChange> changes)
     {
@@ -66,12 +70,12 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
                 }
                 var t = c.After;
                 // Same LUN map: keep the units (their reservations and unit attentions) and change only access.
-                if (!_units.TryGetValue(t.Iqn, out var units) || c.Before is null || !c.Before.Luns.SequenceEqual(t.Luns))
+                if (!_units.TryGetValue(t.Iqn, out var units) || !SameLuns(units, t.Luns))
                 {
                     if (units is not null) foreach (var u in units.Values) u.Dispose();
                     var lunNumbers = t.Luns.Select(l => (ulong)l.Lun).ToArray();
                     units = new Dictionary<int, IScsiLogicalUnit>(t.Luns.Count);
-                    foreach (var l in t.Luns) units[l.Lun] = new LazyUnit(_engine, l, lunNumbers, _removable);
+                    foreach (var l in t.Luns) units[l.Lun] = new LazyUnit(_context.Engine, l, lunNumbers, _removable);
                     _units[t.Iqn] = units;
                 }
                 _registry.AddOrUpdate(new IscsiTarget
@@ -79,20 +83,24 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
                     Iqn = t.Iqn,
                     Luns = units,
                     Initiators = t.Initiators,
-                    Chap = t.Chap is { } chap ? new ChapSecret(chap.User, _targets.OpenSecret(chap)) : null,
-                    MutualChap = t.MutualChap is { } m ? new ChapSecret(m.User, _targets.OpenSecret(m)) : null,
+                    Chap = t.Chap is { } chap ? new ChapSecret(chap.User, _context.OpenSecret(chap)) : null,
+                    MutualChap = t.MutualChap is { } m ? new ChapSecret(m.User, _context.OpenSecret(m)) : null,
                 });
             }
         }
     }
 
-    public void Dispose()
+    private static bool SameLuns(Dictionary<int, IScsiLogicalUnit> units, IReadOnlyList<TargetLun> luns) =>
+        units.Count == luns.Count && luns.All(l => units.TryGetValue(l.Lun, out var u) && u is LazyUnit lu && lu.Lun == l);
+
+    public ValueTask DisposeAsync()
     {
         lock (_gate)
         {
             foreach (var units in _units.Values) foreach (var u in units.Values) u.Dispose();
             _units.Clear();
         }
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>A logical unit that opens its volume or snapshot at the first command.</summary>
@@ -100,11 +108,15 @@ public sealed class IscsiBridge : IHostedService, ITargetSessions, IDisposable
     {
         private ScsiBlockDevice? _unit;
 
+        public TargetLun Lun => lun;
+
         private ScsiBlockDevice Unit => Volatile.Read(ref _unit) ?? Open();
 
         private ScsiBlockDevice Open()
         {
-            var dev = lun.Snapshot is null ? engine.Open(lun.Dataset) : engine.OpenSnapshot(lun.Dataset, lun.Snapshot);
+            // The first SCSI command waits for the open: the embedded engine opens synchronously; an engine that runs a
+            // command (ZFS mounting a dataset) blocks this one connection's command, never the others.
+            var dev = (lun.Snapshot is null ? engine.OpenAsync(lun.Dataset) : engine.OpenSnapshotAsync(lun.Dataset, lun.Snapshot)).AsTask().GetAwaiter().GetResult();
             var unit = new ScsiBlockDevice(dev, new ScsiBlockDeviceOptions { Lun = (ulong)lun.Lun, ReportLuns = () => lunNumbers, Removable = removable });
             var first = Interlocked.CompareExchange(ref _unit, unit, null);
             if (first is null) return unit;

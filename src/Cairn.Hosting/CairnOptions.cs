@@ -1,7 +1,7 @@
 using System.Net;
 using Cairn.Core;
 
-namespace Cairn.Server;
+namespace Cairn.Hosting;
 
 /// <summary>
 /// Server settings. Sources, later ones winning: built-in defaults, the config file (<c>--config FILE</c> or
@@ -36,6 +36,39 @@ public sealed class CairnOptions
         return null;
     }
 
+    /// <summary>
+    /// Which exporter makes targets live: <c>cairn</c> (Cairn's own iSCSI target, default) or <c>tgt</c> (a running
+    /// tgtd driven through tgtadm; only pools whose engine gives backing files, e.g. zfs). <c>CAIRN_EXPORTER</c>.
+    /// </summary>
+    public string Exporter { get; set; } = "cairn";
+
+    /// <summary>tgtd's control port (<c>tgtadm -C N</c>; 0: tgtd's default). <c>CAIRN_TGT_CONTROL_PORT</c>.</summary>
+    public int TgtControlPort { get; set; }
+
+    /// <summary>
+    /// Pools to create at start when they do not exist yet, comma-separated <c>NAME[:ENGINE]</c> (engine default
+    /// embedded), e.g. <c>tank,na-jbod-02-p01:zfs</c>. <c>CAIRN_POOLS</c>.
+    /// </summary>
+    public string Pools { get; set; } = "";
+
+    /// <summary>The embedded engine syncs its data and metadata (default). False only for throwaway test data. <c>CAIRN_ENGINE_SYNC</c>.</summary>
+    public bool EngineSync { get; set; } = true;
+
+    /// <summary><see cref="Pools"/> parsed: name → engine.</summary>
+    public IReadOnlyDictionary<string, string> DeclaredPools()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in Pools.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = item.IndexOf(':', StringComparison.Ordinal);
+            var (name, engine) = colon < 0 ? (item, "embedded") : (item[..colon], item[(colon + 1)..]);
+            var why = Names.CheckDataset(name);
+            if (why is not null || name.Contains('/')) throw CairnException.Invalid($"pools: '{item}' is not NAME[:ENGINE] ({why ?? "a pool name has no '/'"})");
+            result[name] = engine;
+        }
+        return result;
+    }
+
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;
 
@@ -63,8 +96,8 @@ public sealed class CairnOptions
         if (string.IsNullOrWhiteSpace(text)) throw CairnException.Invalid($"--{what}: empty address");
         var t = text.Trim();
         if (t.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase)) t = "127.0.0.1:" + t["localhost:".Length..];
-        if (!IPEndPoint.TryParse(t, out var ep) || ep.Port == 0 || !t.Contains(':'))
-            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776)");
+        if (!IPEndPoint.TryParse(t, out var ep) || !t.Contains(':'))
+            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776; port 0 picks a free port)");
         return ep;
     }
 
@@ -75,6 +108,9 @@ public sealed class CairnOptions
         ParseEndpoint(Iscsi, "iscsi");
         if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid("--data: empty directory");
         if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid("job concurrency must be between 1 and 256");
+        if (Exporter is not ("cairn" or "tgt")) throw CairnException.Invalid($"exporter: '{Exporter}' is not cairn or tgt");
+        if (TgtControlPort is < 0 or > 65535) throw CairnException.Invalid("tgt control port must be between 0 and 65535");
+        DeclaredPools();
         if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"iscsi medium: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid("--tls-cert and --tls-key go together");
         if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid("--client-ca needs --tls-cert and --tls-key");

@@ -1,0 +1,164 @@
+using Cairn.Api;
+using Cairn.Api.Admin;
+using Cairn.Api.Lun;
+using Cairn.Core.Export;
+using Cairn.Core.Jobs;
+using Cairn.Core.Pools;
+using Cairn.Core.Processes;
+using Cairn.Core.Services;
+using Cairn.Core.State;
+using Cairn.Engine;
+using Cairn.Iscsi.Target;
+using Cairn.Store;
+
+namespace Cairn.Hosting;
+
+/// <summary>An exporter Cairn can be configured with (<c>--exporter KIND</c>).</summary>
+public sealed record ExporterFactory(string Kind, Func<IServiceProvider, ITargetExporter> Create);
+
+/// <summary>
+/// The composition of <c>cairn serve</c>, in one place for the server, the tests and the bench: the state store,
+/// engines and pools, volume and target services, the exporter behind its queue, the job engine and every API.
+/// </summary>
+public static class CairnServiceCollectionExtensions
+{
+    /// <summary>Everything <c>cairn serve</c> runs, over the data directory <paramref name="data"/>.</summary>
+    public static IServiceCollection AddCairn(this IServiceCollection s, CairnOptions options, string data, ServerSocket socket, DataDirectoryLock dataLock)
+    {
+        s.AddSingleton(options);
+        s.AddSingleton(socket);
+        s.AddSingleton(dataLock);
+        s.AddCairnCore(options, data);
+        s.AddCairnEngines(options, data);
+        s.AddCairnExporters(options);
+        s.AddCairnApis();
+        return s;
+    }
+
+    /// <summary>State store, locks, services, job engine, and the start-up order: pools, reconcile, exporter, jobs.</summary>
+    public static IServiceCollection AddCairnCore(this IServiceCollection s, CairnOptions options, string data)
+    {
+        s.AddSingleton<IStateStore>(_ => new SqliteStateStore(Path.Combine(data, "state.db")));
+        s.AddSingleton<IProcessRunner>(sp => new ProcessRunner(sp.GetRequiredService<ILogger<ProcessRunner>>()));
+        s.AddSingleton<KeyedLock>();
+        s.AddSingleton<TargetIndex>();
+        s.AddSingleton<PoolRouter>();
+        s.AddSingleton<PoolService>();
+        s.AddSingleton<IRecordReconciler, AdminRecordReconciler>();
+        s.AddSingleton<VolumeService>();
+        s.AddSingleton(_ => SecretBox.FromKeyFile(Path.Combine(data, "secret.key")));
+        s.AddSingleton<IExportContext, ExportContext>();
+        s.AddSingleton<ExportQueue>();
+        s.AddSingleton<TargetService>();
+        s.AddSingleton(new JobEngineOptions { MaxConcurrentJobs = options.JobConcurrency, RetainFor = TimeSpan.FromDays(options.JobRetentionDays) });
+        s.AddSingleton(sp => new JobEngine(sp.GetRequiredService<IStateStore>(), sp.GetServices<IJobHandler>(), sp.GetRequiredService<JobEngineOptions>(), sp.GetRequiredService<ILogger<JobEngine>>()));
+        // Order matters: pools and reconcile, then the exporter's first reconcile, then jobs, then (implicitly) listening.
+        s.AddHostedService<StartupReconciler>();
+        s.AddHostedService(sp => sp.GetRequiredService<ExportQueue>());
+        s.AddHostedService(sp => sp.GetRequiredService<JobEngine>());
+        return s;
+    }
+
+    /// <summary>The engines pools can be created with: the embedded engine always (in <c>DATA/pool</c>).</summary>
+    public static IServiceCollection AddCairnEngines(this IServiceCollection s, CairnOptions options, string data)
+    {
+        s.AddSingleton(_ => new EngineProvider("embedded", () => new EmbeddedEngine(Path.Combine(data, "pool"), new EmbeddedEngineOptions { Durable = options.EngineSync })));
+        return s;
+    }
+
+    /// <summary>The exporter chosen by <see cref="CairnOptions.Exporter"/>; Cairn's own iSCSI target is always listening.</summary>
+    public static IServiceCollection AddCairnExporters(this IServiceCollection s, CairnOptions options)
+    {
+        s.AddSingleton<CairnExporter>();
+        s.AddSingleton(new ExporterFactory("cairn", sp => sp.GetRequiredService<CairnExporter>()));
+        s.AddSingleton(sp =>
+        {
+            var factories = sp.GetServices<ExporterFactory>().ToList();
+            var f = factories.LastOrDefault(x => x.Kind == options.Exporter)
+                ?? throw Core.CairnException.Invalid($"exporter '{options.Exporter}' is not known (exporters: {string.Join(", ", factories.Select(x => x.Kind).Distinct())})");
+            return f.Create(sp);
+        });
+        return s;
+    }
+
+    /// <summary>The HTTP APIs' services and job handlers.</summary>
+    public static IServiceCollection AddCairnApis(this IServiceCollection s)
+    {
+        s.AddSingleton<CairnMetrics>();
+        s.AddSingleton<IJobHandler, BatchJob>();
+        s.AddSingleton(AdminApi.ErrorShape);
+        s.AddLunCloneApi();
+        s.AddOpenApi();
+        s.ConfigureHttpJsonOptions(j =>
+        {
+            j.SerializerOptions.PropertyNamingPolicy = Json.Options.PropertyNamingPolicy;
+            foreach (var c in Json.Options.Converters) j.SerializerOptions.Converters.Add(c);
+        });
+        return s;
+    }
+
+    /// <summary>Maps every endpoint: health, metrics, OpenAPI, the admin, jobs, batch, targets and LUN clone APIs.</summary>
+    public static WebApplication MapCairn(this WebApplication app)
+    {
+        app.UseMiddleware<ApiErrorMiddleware>();
+        app.MapGet("/healthz", () => Results.Text("ok\n")).ExcludeFromDescription();
+        app.MapGet("/metrics", (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapCairnAdminApi();
+        app.MapCairnJobsApi();
+        app.MapCairnBatchApi();
+        app.MapLunCloneApi();
+        app.MapCairnTargetsApi();
+        MetricsSetup.Register(app.Services);
+        return app;
+    }
+}
+
+/// <summary>What exporters need from the rest of Cairn.</summary>
+internal sealed class ExportContext(PoolRouter engine, SecretBox secrets) : IExportContext
+{
+    public Core.Storage.IVolumeEngine Engine => engine;
+
+    public string OpenSecret(ChapCredential credential) => secrets.Open(credential.SealedSecret);
+}
+
+/// <summary>Binds the pools, loads the targets and brings the store in line with the engines before anything else runs.</summary>
+internal sealed class StartupReconciler(PoolService pools, TargetService targets, VolumeService volumes, CairnOptions options) : IHostedService
+{
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await pools.LoadAsync(options.DeclaredPools(), ct);
+        targets.Load();
+        await volumes.ReconcileAsync(ct);
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}
+
+/// <summary>Scrape-time gauges.</summary>
+internal static class MetricsSetup
+{
+    public static void Register(IServiceProvider sp)
+    {
+        var m = sp.GetRequiredService<CairnMetrics>();
+        var pools = sp.GetRequiredService<PoolService>();
+        var jobs = sp.GetRequiredService<JobEngine>();
+        m.AddCollector(() =>
+        {
+            var views = pools.ListAsync().GetAwaiter().GetResult();
+            (string, double)[] Per(Func<Core.Storage.PoolInfo, long> f) =>
+                [.. views.Where(v => v.Space is not null).Select(v => ($"pool=\"{v.Name}\"", (double)f(v.Space!)))];
+            var running = jobs.List(JobState.Running, 10_000).Count;
+            var pending = jobs.List(JobState.Pending, 10_000).Count;
+            return
+            [
+                ("cairn_pool_size_bytes", "Capacity of the pool.", "gauge", Per(p => p.Size)),
+                ("cairn_pool_allocated_bytes", "Bytes the pool's data occupies.", "gauge", Per(p => p.Allocated)),
+                ("cairn_pool_free_bytes", "Bytes still available.", "gauge", Per(p => p.Free)),
+                ("cairn_datasets", "Volumes and folders.", "gauge", Per(p => p.Datasets)),
+                ("cairn_snapshots", "Snapshots.", "gauge", Per(p => p.Snapshots)),
+                ("cairn_jobs", "Jobs by state.", "gauge", [("state=\"running\"", running), ("state=\"pending\"", pending)]),
+            ];
+        });
+    }
+}
