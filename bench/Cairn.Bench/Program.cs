@@ -15,7 +15,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "lun":
         return LunBench.Run(rest);
     case "iscsi": return IscsiBench.Run(rest);
+    case "zfs-clones": return ZfsClonesBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|iscsi> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|iscsi|zfs-clones> [options]");
         return 2;
 }

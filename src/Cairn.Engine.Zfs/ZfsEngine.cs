@@ -275,6 +275,9 @@ public sealed partial class ZfsEngine : IVolumeEngine
     /// <summary>The read-only figures and mount state of a dataset or snapshot (zfs(8) native properties).</summary>
     internal const string FigureProps = "type,guid,used,referenced,creation,origin,mountpoint,mounted,volsize";
 
+    /// <summary>The properties the engine reads after a change (for the benchmark's command-cost figures).</summary>
+    public static string FigurePropsForBench => FigureProps;
+
     /// <inheritdoc/>
     public async ValueTask<SnapshotInfo?> GetSnapshotAsync(string dataset, string snapshot, CancellationToken ct = default)
     {
