@@ -51,7 +51,7 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
     public static bool IsBusy(ProcessResult r) => r.StdErr.Contains("busy", StringComparison.Ordinal);
 
     /// <summary>A failed command as a Cairn error: the kind from ZFS's message, the text naming what was attempted.</summary>
-    public static CairnException Map(ProcessResult r, string what)
+    public static ZfsCommandException Map(ProcessResult r, string what)
     {
         var err = ProcessResult.LastLine(r.StdErr.Split("\nuse '-")[0]) ?? ProcessResult.LastLine(r.StdOut) ?? $"exit code {r.ExitCode}";
         var kind = r.TimedOut ? ErrorKind.Internal
@@ -62,8 +62,14 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
             : Has(r, "permission denied") ? ErrorKind.Forbidden
             : Has(r, "not implemented") || Has(r, "not supported") ? ErrorKind.NotSupported
             : ErrorKind.Internal;
-        return new CairnException(kind, $"{what}: {(r.TimedOut ? r.Describe() : err)}");
+        return new ZfsCommandException(kind, $"{what}: {(r.TimedOut ? r.Describe() : err)}");
     }
 
     private static bool Has(ProcessResult r, string text) => r.StdErr.Contains(text, StringComparison.OrdinalIgnoreCase);
 }
+
+/// <summary>
+/// A zfs or zpool command failed. Unlike a refusal from the inventory's own checks, this means ZFS disagreed with what the
+/// inventory believed (or something else went wrong), so the pool is re-read after the batch.
+/// </summary>
+public sealed class ZfsCommandException(ErrorKind kind, string message) : CairnException(kind, message);

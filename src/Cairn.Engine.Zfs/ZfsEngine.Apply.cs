@@ -89,7 +89,7 @@ public sealed partial class ZfsEngine
         catch (Exception e)
         {
             var error = Batch.AsCairn(e);
-            if (error.Kind == ErrorKind.Internal && op is not null)
+            if ((error.Kind == ErrorKind.Internal || e is ZfsCommandException) && op is not null)
             {
                 var pool = Batch.NamesOf(op).Writes.FirstOrDefault()?.Split('/', '@')[0];
                 if (pool is not null)
