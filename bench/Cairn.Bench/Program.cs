@@ -17,7 +17,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "iscsi": return IscsiBench.Run(rest);
     case "lun-zfs":
         return ZfsLunBench.Run(rest);
+    case "zfs-clones": return ZfsClonesBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones> [options]");
         return 2;
 }

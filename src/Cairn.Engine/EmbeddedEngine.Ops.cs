@@ -17,6 +17,10 @@ public sealed partial class EmbeddedEngine
     {
         var results = new EngineOpResult[ops.Count];
         var work = new Work();
+        // A snapshot's figures (and those of a clone of it) need its layer frozen, which happens in Finish
+        // (BeforeCommit): describing them under the lock before that spins forever in Layer.BuildIndex. So from the
+        // first snapshot of a batch on, ops are described after Finish.
+        List<(int Index, object? Made)>? later = null;
         long seq;
         lock (_lock)
         {
@@ -25,7 +29,9 @@ public sealed partial class EmbeddedEngine
             {
                 try
                 {
-                    results[i] = Describe(ops[i], Execute(ops[i], work));
+                    var made = Execute(ops[i], work);
+                    if (made is Snapshot || later is not null) (later ??= []).Add((i, made));
+                    else results[i] = Describe(ops[i], made);
                 }
                 catch (CairnException e)
                 {
@@ -35,6 +41,8 @@ public sealed partial class EmbeddedEngine
             seq = _seq;
         }
         Finish(work, seq);
+        if (later is not null)
+            foreach (var (i, made) in later) results[i] = Describe(ops[i], made);
         return results;
     }
 
