@@ -8,6 +8,7 @@ using Cairn.Core.Processes;
 using Cairn.Core.Services;
 using Cairn.Core.State;
 using Cairn.Engine;
+using Cairn.Engine.Zfs;
 using Cairn.Iscsi.Target;
 using Cairn.Store;
 
@@ -59,10 +60,14 @@ public static class CairnServiceCollectionExtensions
         return s;
     }
 
-    /// <summary>The engines pools can be created with: the embedded engine always (in <c>DATA/pool</c>).</summary>
+    /// <summary>
+    /// The engines pools can be created with: the embedded engine (in <c>DATA/pool</c>) and ZFS (a pool adopts the
+    /// existing zpool of its name; <c>zfs</c>/<c>zpool</c> are only run once such a pool exists).
+    /// </summary>
     public static IServiceCollection AddCairnEngines(this IServiceCollection s, CairnOptions options, string data)
     {
         s.AddSingleton(_ => new EngineProvider("embedded", () => new EmbeddedEngine(Path.Combine(data, "pool"), new EmbeddedEngineOptions { Durable = options.EngineSync })));
+        s.AddSingleton(sp => new EngineProvider("zfs", () => new ZfsEngine(new ZfsEngineOptions(), sp.GetRequiredService<IProcessRunner>(), sp.GetRequiredService<ILogger<ZfsEngine>>())));
         return s;
     }
 
