@@ -55,4 +55,32 @@ public interface IBlockDevice : IDisposable
     /// Everything else reads as zeros.
     /// </summary>
     IReadOnlyList<ByteRange> GetAllocatedRanges(long offset, long length);
+
+    /// <summary>
+    /// The async path, for callers that must not block (HTTP handlers, jobs, transfers). Reads and writes that hit the
+    /// page cache complete synchronously by default (a thread hop costs more than the copy); a device whose I/O may
+    /// wait on a daemon or the network overrides them. Cancellation is checked before the I/O starts.
+    /// </summary>
+    ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        Read(offset, buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc cref="ReadAsync"/>
+    ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        if (fua) return new ValueTask(BlockingIo.Run(() => Write(offset, data.Span, fua: true)));
+        Write(offset, data.Span, fua: false);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary><see cref="Flush"/> on Cairn's blocking-I/O threads: an fsync never holds a request thread.</summary>
+    ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        return new ValueTask(BlockingIo.Run(Flush));
+    }
 }

@@ -107,6 +107,30 @@ public abstract class EngineComplianceTests
     }
 
     [Fact]
+    public async Task Async_block_path_reads_what_the_sync_path_wrote_and_the_reverse()
+    {
+        var f = await FolderAsync();
+        await Engine.CreateVolumeAsync(f + "/v", 8L << 20, ct: Ct);
+        var a = Pattern(128 << 10, 3);
+        var b = Pattern(4096, 4);
+        using var dev = await Engine.OpenAsync(f + "/v", Ct);
+        dev.Write(0, a, fua: false);
+        var got = new byte[a.Length];
+        await dev.ReadAsync(0, got, Ct);
+        Assert.Equal(a, got);
+        await dev.WriteAsync(4L << 20, b, fua: true, Ct);
+        await dev.WriteAsync(5L << 20, a, fua: false, Ct);
+        await dev.FlushAsync(Ct);
+        Assert.Equal(b, Read(dev, 4L << 20, b.Length));
+        Assert.Equal(a, Read(dev, 5L << 20, a.Length));
+        await Assert.ThrowsAnyAsync<CairnException>(() => dev.WriteAsync(dev.Size, b, fua: false, Ct).AsTask());
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dev.WriteAsync(0, b, fua: false, cancelled.Token).AsTask());
+        Assert.Equal(a, Read(dev, 0, a.Length)); // the cancelled write changed nothing
+    }
+
+    [Fact]
     public async Task Snapshot_keeps_the_data_it_saw_and_opens_read_only()
     {
         var f = await FolderAsync();
