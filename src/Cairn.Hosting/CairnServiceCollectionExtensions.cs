@@ -8,6 +8,7 @@ using Cairn.Core.Processes;
 using Cairn.Core.Services;
 using Cairn.Core.State;
 using Cairn.Core.Transfer;
+using Cairn.Core.Workflows;
 using Cairn.Engine;
 using Cairn.Engine.Zfs;
 using Cairn.Iscsi.Target;

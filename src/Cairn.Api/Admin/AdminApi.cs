@@ -1,6 +1,7 @@
 using Cairn.Core;
 using Cairn.Core.Pools;
 using Cairn.Core.Services;
+using Cairn.Core.Workflows;
 
 namespace Cairn.Api.Admin;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Jobs;
+using Cairn.Core.Workflows.Lun;
 
 namespace Cairn.Api.Lun;
 
@@ -24,6 +25,7 @@ public static class LunCloneApi
         s.AddSingleton<IJobHandler, LunCreateJob>();
         s.AddSingleton<IJobHandler, LunDeleteJob>();
         s.AddSingleton<LunStatus>();
+        s.AddSingleton<ILunJobObserver>(sp => sp.GetRequiredService<LunStatus>());
         s.AddSingleton(ErrorShape);
         return s;
     }
