@@ -79,8 +79,8 @@ public sealed class ImageTransfer(VolumeService volumes, ILogger<ImageTransfer> 
                 _ => throw new ArgumentOutOfRangeException(nameof(source)),
             };
             var flushing = Stopwatch.GetTimestamp();
-            // The fsync runs off the request thread: a slow disk must not hold one of Kestrel's threads.
-            if (sync) await BlockingIo.Run(dev.Flush);
+            // The fsync runs off the request thread (the device's async path): a slow disk must not hold one of Kestrel's threads.
+            if (sync) await dev.FlushAsync(ct);
             else dev.Checkpoint();
             var now = Stopwatch.GetTimestamp();
             Log.Imported(log, name, source is ImageSource.LocalFile ? "a server-side file" : "a stream", written, size, Ms(started, now),
