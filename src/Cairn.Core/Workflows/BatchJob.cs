@@ -73,6 +73,18 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
         }
     }
 
+    /// <summary>
+    /// Submits a batch job for a request <see cref="Parse"/> accepted: one item per op, each op's name its item key and
+    /// a conflict key (jobs touching the same names run one after the other).
+    /// </summary>
+    public static Task<JobRecord> SubmitAsync(JobEngine jobs, JsonObject body, IReadOnlyList<EngineOp> ops, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(ops);
+        var keys = ops.Select(Key).ToList();
+        return jobs.SubmitAsync(JobType, body, keys, "pending", keys, ct);
+    }
+
     public static string Key(EngineOp op) => op switch
     {
         EngineOp.CreateVolume c => c.Name,

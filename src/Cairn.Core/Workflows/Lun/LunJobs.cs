@@ -29,6 +29,20 @@ public static class LunJobs
     public const string TargetDeleted = "target_deleted";
     public const string DeletingClone = "deleting_clone";
 
+    /// <summary>
+    /// Submits a LUN job over a stored request (<see cref="LunJobRequest"/>): one item per <paramref name="dsts"/>
+    /// entry, and every dataset and target it names as a conflict key, so two jobs naming the same dataset or target
+    /// run one after the other, never interleaved.
+    /// </summary>
+    public static Task<JobRecord> SubmitAsync(JobEngine jobs, string type, JsonObject request, IReadOnlyList<string> dsts, IReadOnlyList<string> wwns, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(dsts);
+        ArgumentNullException.ThrowIfNull(wwns);
+        if (type is not (CreateType or DeleteType)) throw new ArgumentOutOfRangeException(nameof(type), type, "not a LUN job type");
+        return jobs.SubmitAsync(type, request, dsts, "pending", [.. dsts, .. wwns], ct);
+    }
+
     /// <summary>Adds <paramref name="seconds"/> to a timing field of the job data (phases re-run after a crash add up).</summary>
     internal static void AddTime(JsonObject d, string field, double seconds) => d[field] = ((double?)d[field] ?? 0) + seconds;
 
