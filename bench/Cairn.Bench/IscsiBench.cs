@@ -99,7 +99,7 @@ internal static partial class IscsiBench
             }
             finally
             {
-                if (onZfs) ZfsLunBench.Run("zpool", ["destroy", "-f", zpool], check: false);
+                if (onZfs) ZfsFuse.DestroyPool(zpool);
             }
 
             bool mem = !skip.Contains("memory") && !onZfs;

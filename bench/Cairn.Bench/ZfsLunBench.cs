@@ -70,7 +70,7 @@ internal static class ZfsLunBench
         }
         finally
         {
-            Run("zpool", "destroy", "-f", pool, check: false);
+            ZfsFuse.DestroyPool(pool);
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
     }
@@ -181,6 +181,26 @@ internal sealed class ZfsFuse : IDisposable
         catch (System.ComponentModel.Win32Exception)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Destroys a pool the bench made, trying again for up to 30 s while zfs-fuse still calls it busy (a server that
+    /// just exited may still hold its files for a moment); a pool left behind would outlive the deleted backing file.
+    /// </summary>
+    public static void DestroyPool(string pool)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            ZfsLunBench.Run("zpool", ["destroy", "-f", pool], check: false);
+            if (!ZfsLunBench.Run("zpool", ["list", "-H", "-o", "name"], check: false).Split('\n').Contains(pool)) return;
+            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Console.Error.WriteLine($"warning: zpool {pool} could not be destroyed; run: zpool destroy -f {pool}");
+                return;
+            }
+            Thread.Sleep(500);
         }
     }
 
