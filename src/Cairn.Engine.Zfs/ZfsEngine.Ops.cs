@@ -137,7 +137,7 @@ public sealed partial class ZfsEngine
         p is { Count: > 0 } ? new Dictionary<string, string>(p, StringComparer.Ordinal) : null;
 
     /// <summary>The image file of a mounted file-mode volume.</summary>
-    private string ImagePathOf(ZDataset d)
+    private static string ImagePathOf(ZDataset d)
     {
         if (!d.Mounted || d.Mountpoint is null)
             throw new CairnException(ErrorKind.Internal, $"volume {d.Name} is not mounted (mountpoint {d.Mountpoint ?? "none"})");

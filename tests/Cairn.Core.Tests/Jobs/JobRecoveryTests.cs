@@ -7,7 +7,7 @@ namespace Cairn.Core.Tests.Jobs;
 /// <summary>What happens to jobs a previous process left behind: none stays running forever.</summary>
 public sealed class JobRecoveryTests : JobTestBase
 {
-    private JobRecord Left(JobState state, int attempts, string type = "t") => new(
+    private static JobRecord Left(JobState state, int attempts, string type = "t") => new(
         Guid.NewGuid(), type, state, "start_creating_clones", 0.3, DateTimeOffset.UtcNow.AddMinutes(-1),
         state == JobState.Running ? DateTimeOffset.UtcNow.AddSeconds(-50) : null, null, null, Request(), null,
         [new JobStep("clones", ItemState.Done, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow), new JobStep("targets", ItemState.Running, DateTimeOffset.UtcNow, null)],
