@@ -13,6 +13,8 @@ public abstract class StateStoreCompliance : IDisposable
     private readonly List<IStateStore> _opened = [];
     private IStateStore? _store;
 
+    private static readonly string[] Leaves = ["a", "b", "c"];
+
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Opens a store over this test's backing data (fresh at first call, the same data afterwards).</summary>
@@ -365,7 +367,7 @@ public abstract class StateStoreCompliance : IDisposable
         var names = Store.ListVolumes().Select(v => v.Name).ToHashSet();
         for (var n = 0; n < Writers; n++)
         {
-            var present = new[] { "a", "b", "c" }.Count(s => names.Contains($"pool/w{n}/{s}"));
+            var present = Leaves.Count(s => names.Contains($"pool/w{n}/{s}"));
             Assert.Equal(n % 3 == 0 ? 0 : 3, present);
         }
     }
