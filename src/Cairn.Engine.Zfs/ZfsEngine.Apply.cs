@@ -49,7 +49,7 @@ public sealed partial class ZfsEngine
         }
         var outcomes = await Task.WhenAll(tasks);
 
-        foreach (var pool in run.Stale) await EnsurePoolAsync(pool, ct, force: true);
+        foreach (var pool in run.Stale) await EnsurePoolAsync(pool, force: true, ct);
         if (run.ToFetch.Count > 0) await FetchAsync(run.ToFetch, ct);
 
         var results = new EngineOpResult[ops.Count];
