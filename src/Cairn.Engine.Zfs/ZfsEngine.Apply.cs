@@ -29,6 +29,7 @@ public sealed partial class ZfsEngine
     /// at once; the guid and space figures of everything made are read at the end with one <c>zfs get</c> for many
     /// names, instead of one per op.
     /// </remarks>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2025", Justification = "Task.WhenAll awaits every task that uses the gate before it is disposed, and RunOne never throws synchronously.")]
     public async ValueTask<IReadOnlyList<EngineOpResult>> ApplyAsync(IReadOnlyList<EngineOp> ops, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(ops);
