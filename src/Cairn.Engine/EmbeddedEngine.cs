@@ -172,6 +172,8 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
     internal void EnsureCommitted() => WaitDurable(Volatile.Read(ref _seq));
 
     /// <inheritdoc/>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "The error is kept and rethrown once every layer is closed.")]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1065", Justification = "Closing a pool commits its metadata and flushes its layers; a failure there is data loss the caller must see.")]
     public void Dispose()
     {
         lock (_lock)
