@@ -367,6 +367,9 @@ public sealed partial class SqliteStateStore
 
         public void Dispose()
         {
+            // Only set inside a write; a writer closed mid-write leaves it to roll back with the connection.
+            _tx?.Dispose();
+            _tx = null;
             foreach (var c in _commands.Values) c.Dispose();
             _commands.Clear();
             _items.Dispose();

@@ -13,10 +13,10 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
 
     protected override IStateStore Open() => new SqliteStateStore(DbPath);
 
-    public override void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        base.Dispose();
-        _dir.Dispose();
+        base.Dispose(disposing);
+        if (disposing) _dir.Dispose();
     }
 
     private T Raw<T>(string sql)

@@ -30,10 +30,18 @@ public abstract class StateStoreCompliance : IDisposable
         return _store;
     }
 
-    public virtual void Dispose()
+    public void Dispose()
     {
-        foreach (var s in _opened) s.Dispose();
+        Dispose(true);
         GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing) return;
+        foreach (var s in _opened)
+            if (!ReferenceEquals(s, _store)) s.Dispose();
+        _store?.Dispose();
     }
 
     private IStateStore Track(IStateStore s)
