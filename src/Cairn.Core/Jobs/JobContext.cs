@@ -177,7 +177,7 @@ public sealed class JobContext
 
     internal Task MarkCancelRequestedAsync() => Write(r => r with { CancelRequested = true }, null, ("info", "cancel requested"));
 
-    internal void MarkCancelRequested()
+    internal void NoteCancelRequested()
     {
         lock (_gate) _record = _record with { CancelRequested = true };
     }

@@ -193,7 +193,7 @@ public sealed partial class JobEngine
             var record = job with { State = JobState.Running, Started = job.Started ?? DateTimeOffset.UtcNow, Attempts = job.Attempts + 1, Error = null };
             var ctx = new JobContext(_store, record, _store.ListJobItems(run.Id), isResume, run.Cts.Token);
             run.Context = ctx;
-            if (run.CancelRequested) ctx.MarkCancelRequested();
+            if (run.CancelRequested) ctx.NoteCancelRequested();
             var what = isResume ? $"resumed (attempt {record.Attempts})" : "started";
             await ctx.StartAsync(what);
             Log.JobStarted(_logger, job.Id, job.Type, what);
