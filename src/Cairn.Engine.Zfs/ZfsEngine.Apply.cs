@@ -69,6 +69,7 @@ public sealed partial class ZfsEngine
         return results;
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "Every failure becomes this op's outcome (Batch.AsCairn); the batch goes on.")]
     private async Task<(Outcome, CairnException?)> RunOne(EngineOp op, Task[] waitFor, bool fetchNow, SemaphoreSlim gate, Run run, CancellationToken ct)
     {
         await Task.Yield(); // the loop that starts every op must not run the first ones' commands itself

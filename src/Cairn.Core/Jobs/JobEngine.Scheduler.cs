@@ -177,6 +177,7 @@ public sealed partial class JobEngine
         }
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "A handler's failure becomes the job's error; a store failure is logged and recovered at the next start.")]
     private async Task RunAsync(RunningJob run)
     {
         JobRecord? final = null;
