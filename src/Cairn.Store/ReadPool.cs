@@ -44,6 +44,7 @@ internal sealed class ReadPool(string path, int keep) : IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> _commands = [];
 
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The SQL is compile-time text from this assembly; values are bound as parameters.")]
         public SqliteCommand Command(string sql)
         {
             if (!_commands.TryGetValue(sql, out var cmd))

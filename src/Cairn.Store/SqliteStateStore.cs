@@ -40,6 +40,7 @@ public sealed partial class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public int SchemaVersion { get; }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Migrations are compile-time SQL from Migrations.All.")]
     private static int Migrate(SqliteConnection conn, IReadOnlyList<string> migrations)
     {
         using var tx = conn.BeginTransaction();

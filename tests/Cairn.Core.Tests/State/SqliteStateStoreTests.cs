@@ -19,6 +19,7 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
         if (disposing) _dir.Dispose();
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Tests pass constant SQL.")]
     private T Raw<T>(string sql)
     {
         using var conn = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DbPath, Pooling = false }.ToString());
