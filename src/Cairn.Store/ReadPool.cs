@@ -12,6 +12,7 @@ internal sealed class ReadPool(string path, int keep) : IDisposable
     private readonly ConcurrentBag<Reader> _idle = [];
     private volatile bool _disposed;
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The reader goes back to the pool or is disposed in the finally block.")]
     public List<T> Query<T>(string sql, Func<SqliteDataReader, T> map, params object?[] args)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -155,6 +155,7 @@ public sealed partial class JobEngine
 
     // Called under _gate. Starts queued jobs in order while slots are free; a job whose conflict keys are held by a
     // running job, or by an earlier queued job, waits (so jobs on the same keys run in submission order).
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The linked source belongs to the RunningJob; RunAsync disposes it when the job ends.")]
     private void Pump()
     {
         if (!_started || _stopping) return;
