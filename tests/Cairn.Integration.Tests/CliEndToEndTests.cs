@@ -14,7 +14,7 @@ public sealed class CliEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task Volume_lifecycle_through_the_cli()
     {
-        await _server.CliAsync("volume", "create", "tank/vm1", "--size", "1T", "--parents").ContinueWith(t => t.Result.Ok());
+        await _server.CliAsync("volume", "create", "tank/vm1", "--size", "1T", "--parents").ContinueWith(t => t.Result.Ok(), TaskScheduler.Default);
         var show = (await _server.CliAsync("volume", "show", "tank/vm1", "--json")).Json();
         Assert.Equal(1L << 40, show["size"]!.GetValue<long>());
         Assert.True(show["used"]!.GetValue<long>() < 1 << 20, "a new 1 TiB volume takes no space");

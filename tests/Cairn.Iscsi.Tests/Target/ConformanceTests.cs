@@ -31,7 +31,7 @@ public partial class ConformanceTests
             var (_, output) = await ExternalPeer.RunAsync("iscsi-test-cu", timeoutSeconds, args);
             var m = SummaryTests().Match(output);
             Assert.True(m.Success, output);
-            int skipped = Regex.Matches(output, @"\[SKIPPED\]").Count;
+            int skipped = Regex.Count(output, @"\[SKIPPED\]");
             return (int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture),
                 int.Parse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture), skipped, output);
         }
