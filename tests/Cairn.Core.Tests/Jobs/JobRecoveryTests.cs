@@ -55,7 +55,8 @@ public sealed class JobRecoveryTests : JobTestBase
         await hung.Task.WaitAsync(Timeout, Ct);
         Abandon(first);
         Store.Dispose();
-        Assert.Equal(JobState.Running, new Cairn.Store.SqliteStateStore(DbPath).Let(s => s.GetJob(submitted.Id)!.State));
+        using (var reader = new Cairn.Store.SqliteStateStore(DbPath))
+            Assert.Equal(JobState.Running, reader.GetJob(submitted.Id)!.State);
 
         // Second process over the same file.
         Store = OpenStore();
@@ -187,13 +188,5 @@ public sealed class JobRecoveryTests : JobTestBase
         Assert.Equal(JobState.Succeeded, done.State);
         Assert.True(isResume);
         Assert.Equal(["one", "two"], ran.Order());
-    }
-}
-
-internal static class Disposing
-{
-    public static TResult Let<T, TResult>(this T value, Func<T, TResult> f) where T : IDisposable
-    {
-        using (value) return f(value);
     }
 }

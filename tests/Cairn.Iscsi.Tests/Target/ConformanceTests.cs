@@ -8,6 +8,7 @@ namespace Cairn.Iscsi.Tests.Target;
 /// <summary>libiscsi's conformance suite (iscsi-test-cu) against the real target and SCSI device.</summary>
 public partial class ConformanceTests
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The caller owns the returned host; the in-memory device holds nothing to free.")]
     private static async Task<(TargetHost Host, string Url)> StartAsync()
     {
         var host = await TargetHost.StartAsync(addDefaultTarget: false);
