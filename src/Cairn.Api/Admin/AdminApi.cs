@@ -1,6 +1,7 @@
 using Cairn.Core;
 using Cairn.Core.Pools;
 using Cairn.Core.Services;
+using Cairn.Core.Workflows;
 
 namespace Cairn.Api.Admin;
 
@@ -127,8 +128,7 @@ public static class BatchApi
         {
             var body = await Json.ReadObjectAsync(req, ct);
             var ops = BatchJob.Parse(body);
-            var keys = ops.Select(BatchJob.Key).ToList();
-            var job = await jobs.SubmitAsync(BatchJob.JobType, body, keys, "pending", keys, ct);
+            var job = await BatchJob.SubmitAsync(jobs, body, ops, ct);
             return Results.Json(new { id = job.Id, state = "pending", items = ops.Count }, Json.Options, statusCode: StatusCodes.Status202Accepted);
         }).WithTags("admin");
         return app;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Storage;
+using Cairn.Core.Transfer;
 
 namespace Cairn.Cli;
 
@@ -81,7 +82,7 @@ internal static class Commands
             {
                 using var req = new HttpRequestMessage(HttpMethod.Put, url)
                 {
-                    Content = new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed(),
+                    Content = new StreamingContent((s, c) => ImageFiles.EncodeAsync(path, s, null, c), SparseStream.MediaType).Typed(),
                 };
                 using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
                 n = JsonNode.Parse(await resp.Content.ReadAsStringAsync(ct));
@@ -98,7 +99,7 @@ internal static class Commands
             req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(SparseStream.MediaType));
             using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
             await using var body = await resp.Content.ReadAsStreamAsync(ct);
-            var (sz, written) = await Images.ReadSparseAsync(body, path, ct);
+            var (sz, written) = await ImageFiles.DecodeAsync(body, path, ct);
             if (!pr.GetValue(JsonOut)) Console.WriteLine($"exported {pr.GetValue(name)} to {path} ({Sizes.Format(sz)}, {Sizes.Format(written)} of data)");
             else Output.Json(new JsonObject { ["file"] = path, ["size"] = sz, ["written"] = written });
         });
