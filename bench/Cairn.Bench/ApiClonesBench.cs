@@ -58,7 +58,8 @@ internal static class ApiClonesBench
 
     private static JsonNode? Post(HttpClient http, string path, JsonNode body)
     {
-        using var r = http.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json")).Result;
+        using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        using var r = http.PostAsync(path, content).Result;
         var text = r.Content.ReadAsStringAsync().Result;
         if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{path}: {(int)r.StatusCode} {text}");
         return text.Length == 0 ? null : JsonNode.Parse(text);

@@ -40,13 +40,13 @@ internal static class ImportBench
                 Count(cp, Time("cp", "--sparse=always", src, cpOut));
                 if (r > 0) server.Cli("volume", "destroy", $"bench/img{r - 1}");
                 Time("sync");
-                Count(cairn, server.CliVia(server.Socket, "volume", "import", $"bench/img{r}", src, "--parents").TotalSeconds);
+                Count(cairn, ServerProcess.CliVia(server.Socket, "volume", "import", $"bench/img{r}", src, "--parents").TotalSeconds);
                 File.Delete(cpSyncOut);
                 Time("sync");
                 Count(cpSync, Time("sh", "-c", $"cp --sparse=always '{src}' '{cpSyncOut}' && sync '{cpSyncOut}'"));
                 if (r > 0) server.Cli("volume", "destroy", $"bench/sync{r - 1}");
                 Time("sync");
-                Count(cairnSync, server.CliVia(server.Socket, "volume", "import", $"bench/sync{r}", src, "--parents", "--sync").TotalSeconds);
+                Count(cairnSync, ServerProcess.CliVia(server.Socket, "volume", "import", $"bench/sync{r}", src, "--parents", "--sync").TotalSeconds);
                 if (r > 0) server.Cli("volume", "destroy", $"bench/http{r - 1}");
                 Time("sync");
                 Count(cairnHttp, server.Cli("volume", "import", $"bench/http{r}", src, "--parents").TotalSeconds);

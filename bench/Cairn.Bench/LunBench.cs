@@ -181,6 +181,7 @@ internal static class LunBench
         private volatile string? _job;
         private volatile int _phase;
 
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The HttpClient owns the handler and disposes it.")]
         public StatusPoller(string url)
         {
             // At most 32 reads in flight (connections): a slow server shows as high latency, not as a connection flood.

@@ -59,7 +59,7 @@ internal sealed class ServerProcess : IDisposable
     public TimeSpan Cli(params string[] args) => CliVia(Url, args);
 
     /// <summary>Runs the real CLI against <paramref name="server"/> (a URL or <see cref="Socket"/>) and returns its wall time.</summary>
-    public TimeSpan CliVia(string server, params string[] args)
+    public static TimeSpan CliVia(string server, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(CairnDll);

@@ -13,6 +13,7 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
 {
     private readonly ApiErrorShape[] _shapes = [.. shapes.OrderByDescending(s => s.PathPrefix.Length)];
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "The last-resort handler: every fault becomes an error response or a log line.")]
     public async Task InvokeAsync(HttpContext ctx)
     {
         var start = Stopwatch.GetTimestamp();

@@ -26,6 +26,7 @@ public static class BlockingIo
     }
 
     /// <summary>Runs <paramref name="work"/> on a blocking-I/O thread; the task completes (or faults) with it.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "Every exception is handed to the caller's task.")]
     public static Task<T> Run<T>(Func<T> work)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -11,11 +11,11 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
     public long Commands => Interlocked.Read(ref _commands);
     private long _commands;
 
-    public Task<ProcessResult> Zfs(IReadOnlyList<string> args, CancellationToken ct, bool bigOutput = false) => Run(options.Zfs, args, ct, bigOutput);
+    public Task<ProcessResult> Zfs(IReadOnlyList<string> args, CancellationToken ct, bool bigOutput = false) => Run(options.Zfs, args, bigOutput, ct);
 
-    public Task<ProcessResult> Zpool(IReadOnlyList<string> args, CancellationToken ct) => Run(options.Zpool, args, ct, false);
+    public Task<ProcessResult> Zpool(IReadOnlyList<string> args, CancellationToken ct) => Run(options.Zpool, args, false, ct);
 
-    private Task<ProcessResult> Run(string program, IReadOnlyList<string> args, CancellationToken ct, bool bigOutput)
+    private Task<ProcessResult> Run(string program, IReadOnlyList<string> args, bool bigOutput, CancellationToken ct)
     {
         Interlocked.Increment(ref _commands);
         var spec = new ProcessSpec(program, args)

@@ -29,6 +29,7 @@ public sealed partial class ZfsEngine
     /// at once; the guid and space figures of everything made are read at the end with one <c>zfs get</c> for many
     /// names, instead of one per op.
     /// </remarks>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2025", Justification = "Task.WhenAll awaits every task that uses the gate before it is disposed, and RunOne never throws synchronously.")]
     public async ValueTask<IReadOnlyList<EngineOpResult>> ApplyAsync(IReadOnlyList<EngineOp> ops, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(ops);
@@ -49,7 +50,7 @@ public sealed partial class ZfsEngine
         }
         var outcomes = await Task.WhenAll(tasks);
 
-        foreach (var pool in run.Stale) await EnsurePoolAsync(pool, ct, force: true);
+        foreach (var pool in run.Stale) await EnsurePoolAsync(pool, force: true, ct);
         if (run.ToFetch.Count > 0) await FetchAsync(run.ToFetch, ct);
 
         var results = new EngineOpResult[ops.Count];
@@ -68,6 +69,7 @@ public sealed partial class ZfsEngine
         return results;
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "Every failure becomes this op's outcome (Batch.AsCairn); the batch goes on.")]
     private async Task<(Outcome, CairnException?)> RunOne(EngineOp op, Task[] waitFor, bool fetchNow, SemaphoreSlim gate, Run run, CancellationToken ct)
     {
         await Task.Yield(); // the loop that starts every op must not run the first ones' commands itself

@@ -137,7 +137,7 @@ public sealed partial class ZfsEngine
         p is { Count: > 0 } ? new Dictionary<string, string>(p, StringComparer.Ordinal) : null;
 
     /// <summary>The image file of a mounted file-mode volume.</summary>
-    private string ImagePathOf(ZDataset d)
+    private static string ImagePathOf(ZDataset d)
     {
         if (!d.Mounted || d.Mountpoint is null)
             throw new CairnException(ErrorKind.Internal, $"volume {d.Name} is not mounted (mountpoint {d.Mountpoint ?? "none"})");
@@ -317,11 +317,14 @@ public sealed partial class ZfsEngine
             // The file grows first: a crash before the property is set leaves a file longer than the size, which is harmless
             // (reads stop at the size, and the next resize or open sets the length again).
             await EnsureMounted(d, ct);
-            using (var f = new FileStream(ImagePathOf(d), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            // The fsync blocks: it runs on the blocking-I/O threads, not on a thread-pool thread.
+            var image = ImagePathOf(d);
+            await BlockingIo.Run(() =>
             {
+                using var f = new FileStream(image, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
                 if (f.Length < size) f.SetLength(size);
                 f.Flush(flushToDisk: true);
-            }
+            });
             await _cli.Mutate(["set", ZfsProps.VolSize + "=" + sizeText, name], $"cannot resize volume {name}", ct);
         }
         lock (_lock)

@@ -31,6 +31,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
     // snapshot full name → clones (hidden snapshot views excluded); views separately, by the snapshot they show.
     private readonly Dictionary<string, SortedSet<string>> _clones = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ZDataset> _views = new(StringComparer.Ordinal);
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2213", Justification = "A SemaphoreSlim whose wait handle is never asked for holds nothing to free; disposing it would fail an attach still in flight.")]
     private readonly SemaphoreSlim _attach = new(1, 1);
     private bool _disposed;
 
@@ -55,7 +56,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
     public async ValueTask<PoolInfo> AttachPoolAsync(string pool, CancellationToken ct = default)
     {
         CheckPoolName(pool);
-        await EnsurePoolAsync(pool, ct, force: false);
+        await EnsurePoolAsync(pool, force: false, ct);
         return await GetPoolInfoAsync(pool, ct);
     }
 
@@ -66,7 +67,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
     }
 
     /// <summary>Attaches <paramref name="pool"/> unless it is attached already (<paramref name="force"/>: re-read it anyway).</summary>
-    private async Task EnsurePoolAsync(string pool, CancellationToken ct, bool force)
+    private async Task EnsurePoolAsync(string pool, bool force, CancellationToken ct)
     {
         lock (_lock)
         {
@@ -106,7 +107,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_pools.TryGetValue(pool, out var p)) return p;
         }
-        await EnsurePoolAsync(pool, ct, force: false);
+        await EnsurePoolAsync(pool, force: false, ct);
         lock (_lock) return _pools[pool];
     }
 
@@ -127,7 +128,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
     {
         string[] pools;
         lock (_lock) pools = [.. _pools.Keys];
-        foreach (var p in pools) await EnsurePoolAsync(p, ct, force: true);
+        foreach (var p in pools) await EnsurePoolAsync(p, force: true, ct);
     }
 
     /// <summary>Reads one pool whole and replaces what the inventory knew of it.</summary>

@@ -44,8 +44,10 @@ public sealed partial class EmbeddedEngine
 
     ValueTask<IReadOnlyList<SnapshotInfo>> IVolumeEngine.ListSnapshotsAsync(string? dataset, CancellationToken ct) => new(ListSnapshots(dataset));
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The device is handed to the caller, who owns it.")]
     ValueTask<IBlockDevice> IVolumeEngine.OpenAsync(string name, CancellationToken ct) => new(Open(name));
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The device is handed to the caller, who owns it.")]
     ValueTask<IBlockDevice> IVolumeEngine.OpenSnapshotAsync(string dataset, string snapshot, CancellationToken ct) => new(OpenSnapshot(dataset, snapshot));
 
     ValueTask<PoolInfo> IVolumeEngine.GetPoolInfoAsync(string pool, CancellationToken ct) => new(GetPoolInfo(pool));

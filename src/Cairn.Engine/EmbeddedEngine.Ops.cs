@@ -278,7 +278,7 @@ public sealed partial class EmbeddedEngine
         return list;
     }
 
-    private object? DoDestroy(string name, bool recursive, Work work)
+    private List<Guid>? DoDestroy(string name, bool recursive, Work work)
     {
         Names.ValidateDataset(name);
         _byName.TryGetValue(name, out var root);
@@ -341,7 +341,7 @@ public sealed partial class EmbeddedEngine
         return removed;
     }
 
-    private object? DoDestroySnapshot(string dataset, string name, Work work)
+    private List<Guid>? DoDestroySnapshot(string dataset, string name, Work work)
     {
         var snap = FindSnapshot(dataset, name);
         if (snap.Clones.Count > 0)

@@ -143,10 +143,10 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
 
     private void Queue(Change change) => _pending.Add(change);
 
-    private static Change PutDataset(Dataset ds) =>
+    private static Change.PutDataset PutDataset(Dataset ds) =>
         new Change.PutDataset(ds.Key, ds.Id, ds.Name, (int)ds.Kind, ds.Size, ds.Top?.Id, ds.Origin?.Key, ds.Created.ToUnixTimeMilliseconds());
 
-    private static Change PutLayer(Layer l) => new Change.PutLayer(l.Id, l.Parent?.Id, l.Owner, l.Hidden);
+    private static Change.PutLayer PutLayer(Layer l) => new Change.PutLayer(l.Id, l.Parent?.Id, l.Owner, l.Hidden);
 
     /// <summary>Returns once every change queued up to <paramref name="seq"/> is committed (maybe by another thread).</summary>
     private void WaitDurable(long seq)
@@ -172,6 +172,8 @@ public sealed partial class EmbeddedEngine : IVolumeEngine
     internal void EnsureCommitted() => WaitDurable(Volatile.Read(ref _seq));
 
     /// <inheritdoc/>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "The error is kept and rethrown once every layer is closed.")]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1065", Justification = "Closing a pool commits its metadata and flushes its layers; a failure there is data loss the caller must see.")]
     public void Dispose()
     {
         lock (_lock)

@@ -20,6 +20,7 @@ namespace Cairn.Hosting;
 /// </summary>
 public static class ServerHost
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The data directory lock is owned by the container from AddCairn on; a failure before that is a failed start.")]
     public static WebApplication Build(CairnOptions options, Action<WebApplicationBuilder>? configure = null)
     {
         options.Validate();

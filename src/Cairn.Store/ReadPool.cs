@@ -12,6 +12,7 @@ internal sealed class ReadPool(string path, int keep) : IDisposable
     private readonly ConcurrentBag<Reader> _idle = [];
     private volatile bool _disposed;
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The reader goes back to the pool or is disposed in the finally block.")]
     public List<T> Query<T>(string sql, Func<SqliteDataReader, T> map, params object?[] args)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -44,6 +45,7 @@ internal sealed class ReadPool(string path, int keep) : IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> _commands = [];
 
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The SQL is compile-time text from this assembly; values are bound as parameters.")]
         public SqliteCommand Command(string sql)
         {
             if (!_commands.TryGetValue(sql, out var cmd))

@@ -82,6 +82,7 @@ internal static class Sql
     }
 
     /// <summary>Opens a connection with the settings every store connection shares.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Constant PRAGMA texts.")]
     public static SqliteConnection Open(string path, bool readOnly)
     {
         var cs = new SqliteConnectionStringBuilder

@@ -16,6 +16,7 @@ public sealed partial class SqliteStateStore : IStateStore
     /// <exception cref="CairnException">The file's schema is newer than this build knows.</exception>
     public SqliteStateStore(string path) : this(path, Migrations.All) { }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The connection is disposed if migrating fails, else owned by the writer.")]
     internal SqliteStateStore(string path, IReadOnlyList<string> migrations)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -40,6 +41,7 @@ public sealed partial class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public int SchemaVersion { get; }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Migrations are compile-time SQL from Migrations.All.")]
     private static int Migrate(SqliteConnection conn, IReadOnlyList<string> migrations)
     {
         using var tx = conn.BeginTransaction();

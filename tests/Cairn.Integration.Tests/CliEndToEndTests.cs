@@ -14,7 +14,7 @@ public sealed class CliEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task Volume_lifecycle_through_the_cli()
     {
-        await _server.CliAsync("volume", "create", "tank/vm1", "--size", "1T", "--parents").ContinueWith(t => t.Result.Ok());
+        await _server.CliAsync("volume", "create", "tank/vm1", "--size", "1T", "--parents").ContinueWith(t => t.Result.Ok(), TaskScheduler.Default);
         var show = (await _server.CliAsync("volume", "show", "tank/vm1", "--json")).Json();
         Assert.Equal(1L << 40, show["size"]!.GetValue<long>());
         Assert.True(show["used"]!.GetValue<long>() < 1 << 20, "a new 1 TiB volume takes no space");
@@ -163,7 +163,8 @@ public sealed class CliEndToEndTests : IAsyncLifetime
         var ops = new JsonArray();
         for (int i = 0; i < 50; i++) ops.Add(new JsonObject { ["op"] = "clone", ["source"] = "j/base@s", ["target"] = $"j/c{i}" });
         ops.Add(new JsonObject { ["op"] = "clone", ["source"] = "j/base@nope", ["target"] = "j/bad" });
-        var resp = await http.PostAsync(_server.Url + "/cairn/v1/batch", new StringContent(new JsonObject { ["ops"] = ops }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        using var batch = new StringContent(new JsonObject { ["ops"] = ops }.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+        var resp = await http.PostAsync(_server.Url + "/cairn/v1/batch", batch);
         Assert.Equal(System.Net.HttpStatusCode.Accepted, resp.StatusCode);
         var id = JsonNode.Parse(await resp.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
 

@@ -37,7 +37,7 @@ public sealed class CrashTests
 
         for (int round = 0; round < 3; round++)
         {
-            var server = await CairnProcess.StartAsync(data);
+            await using var server = await CairnProcess.StartAsync(data);
             using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(30) };
             using var stop = new CancellationTokenSource();
             var workers = new List<Task>();
@@ -140,7 +140,7 @@ public sealed class CrashTests
         SparseStream.WriteRecordHeader(body.AsSpan(SparseStream.HeaderSize), (ulong)slot * Slot, Slot);
         Pattern(seed).CopyTo(body.AsSpan(SparseStream.HeaderSize + SparseStream.RecordHeaderSize));
         SparseStream.WriteRecordHeader(body.AsSpan(SparseStream.HeaderSize + SparseStream.RecordHeaderSize + Slot), SparseStream.EndMarker, 0);
-        var content = new ByteArrayContent(body);
+        using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new(SparseStream.MediaType);
         try
         {
@@ -155,13 +155,15 @@ public sealed class CrashTests
 
     private static async Task Post(HttpClient http, string path, JsonNode body)
     {
-        var r = await http.PostAsync(path, Content(body));
+        using var content = Content(body);
+        var r = await http.PostAsync(path, content);
         Assert.True(r.IsSuccessStatusCode, $"{path}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
     }
 
     private static async Task<HttpStatusCode?> TryPost(HttpClient http, string path, JsonNode body)
     {
-        try { return (await http.PostAsync(path, Content(body))).StatusCode; }
+        using var content = Content(body);
+        try { return (await http.PostAsync(path, content)).StatusCode; }
         catch (HttpRequestException) { return null; }
         catch (TaskCanceledException) { return null; }
     }

@@ -24,7 +24,7 @@ public sealed class IscsiCrashTests
         int nextSlot = 0;
         for (int round = 0; round < 2; round++)
         {
-            var server = await CairnProcess.StartAsync(data);
+            await using var server = await CairnProcess.StartAsync(data);
             if (round == 0)
             {
                 (await server.CliAsync("volume", "create", "k/v", "--size", "32M", "--parents")).Ok();

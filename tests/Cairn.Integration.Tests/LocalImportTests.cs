@@ -88,7 +88,8 @@ public sealed class LocalImportTests : IAsyncLifetime
         var src = Image("c.img", 4L << 20, 3);
         using (var tcp = new HttpClient { BaseAddress = new Uri(_server.Url) })
         {
-            var r = await tcp.PutAsync("/cairn/v1/volume-data/leak/c?parents=true", Body(src));
+            using var content = Body(src);
+            var r = await tcp.PutAsync("/cairn/v1/volume-data/leak/c?parents=true", content);
             Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
             Assert.Contains("Unix socket", await r.Content.ReadAsStringAsync());
         }
@@ -102,7 +103,8 @@ public sealed class LocalImportTests : IAsyncLifetime
                      ("not json", ""),
                  })
         {
-            var r = await local.PutAsync("/cairn/v1/volume-data/leak/c?parents=true", new StringContent(body, Encoding.UTF8, LocalFile));
+            using var content = new StringContent(body, Encoding.UTF8, LocalFile);
+            var r = await local.PutAsync("/cairn/v1/volume-data/leak/c?parents=true", content);
             Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
             Assert.Contains(why, await r.Content.ReadAsStringAsync());
         }
@@ -137,6 +139,7 @@ public sealed class LocalImportTests : IAsyncLifetime
 
     private static StringContent Body(string path) => new(new JsonObject { ["path"] = path }.ToJsonString(), Encoding.UTF8, LocalFile);
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The HttpClient owns the handler and disposes it.")]
     private static HttpClient SocketClient(string socket) => new(new SocketsHttpHandler
     {
         ConnectCallback = async (_, ct) =>

@@ -115,6 +115,7 @@ public sealed class LunStatus(IStateStore store) : ILunJobObserver
         return e.Body;
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "A failed read marks the entry dirty and is retried by the next read.")]
     private void Refresh(Guid id, Entry e)
     {
         if (Interlocked.Exchange(ref e.Refreshing, 1) == 1) return;

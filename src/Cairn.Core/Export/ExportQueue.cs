@@ -34,11 +34,11 @@ public sealed partial class ExportQueue(ITargetExporter exporter, TargetIndex ta
         return done.Task;
     }
 
-    public async Task StartAsync(CancellationToken ct)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await exporter.ReconcileAsync(targets.List(), ct);
+            await exporter.ReconcileAsync(targets.List(), cancellationToken);
             Log.Reconciled(log, exporter.Kind, targets.Count);
         }
         catch (Exception e) when (e is CairnException or IOException)
@@ -105,13 +105,13 @@ public sealed partial class ExportQueue(ITargetExporter exporter, TargetIndex ta
         }
     }
 
-    public async Task StopAsync(CancellationToken ct)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         try
         {
-            if (_worker is not null) await _worker.WaitAsync(ct);
+            if (_worker is not null) await _worker.WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {

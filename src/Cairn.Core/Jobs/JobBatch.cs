@@ -5,6 +5,7 @@ using Cairn.Core.State;
 namespace Cairn.Core.Jobs;
 
 /// <summary>What one item does in a <see cref="JobBatch{TWork, TResult}"/>: take part in the batch, or settle without it.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1815", Justification = "A plan is consumed once, never compared.")]
 public readonly struct ItemPlan<TWork>
 {
     private ItemPlan(bool runs, TWork work, JsonObject? data, JobItem? settled)

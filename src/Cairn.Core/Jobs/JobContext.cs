@@ -101,6 +101,7 @@ public sealed class JobContext
     /// concurrently can post each result as it happens and pay no commit each. <see cref="FlushAsync"/>, any awaited
     /// update and the job's end make everything posted before them durable.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "A background write that fails leaves its changes dirty; the next awaited write retries and reports it.")]
     public void PostItems(IEnumerable<JobItem> items, Action<JsonObject>? updateData = null, double? progress = null)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -177,7 +178,7 @@ public sealed class JobContext
 
     internal Task MarkCancelRequestedAsync() => Write(r => r with { CancelRequested = true }, null, ("info", "cancel requested"));
 
-    internal void MarkCancelRequested()
+    internal void NoteCancelRequested()
     {
         lock (_gate) _record = _record with { CancelRequested = true };
     }

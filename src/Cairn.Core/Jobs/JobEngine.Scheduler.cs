@@ -155,6 +155,7 @@ public sealed partial class JobEngine
 
     // Called under _gate. Starts queued jobs in order while slots are free; a job whose conflict keys are held by a
     // running job, or by an earlier queued job, waits (so jobs on the same keys run in submission order).
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The linked source belongs to the RunningJob; RunAsync disposes it when the job ends.")]
     private void Pump()
     {
         if (!_started || _stopping) return;
@@ -177,6 +178,7 @@ public sealed partial class JobEngine
         }
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031", Justification = "A handler's failure becomes the job's error; a store failure is logged and recovered at the next start.")]
     private async Task RunAsync(RunningJob run)
     {
         JobRecord? final = null;
@@ -193,7 +195,7 @@ public sealed partial class JobEngine
             var record = job with { State = JobState.Running, Started = job.Started ?? DateTimeOffset.UtcNow, Attempts = job.Attempts + 1, Error = null };
             var ctx = new JobContext(_store, record, _store.ListJobItems(run.Id), isResume, run.Cts.Token);
             run.Context = ctx;
-            if (run.CancelRequested) ctx.MarkCancelRequested();
+            if (run.CancelRequested) ctx.NoteCancelRequested();
             var what = isResume ? $"resumed (attempt {record.Attempts})" : "started";
             await ctx.StartAsync(what);
             Log.JobStarted(_logger, job.Id, job.Type, what);

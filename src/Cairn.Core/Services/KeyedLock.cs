@@ -42,6 +42,7 @@ public sealed class KeyedLock
     private int Stripe(string key) => (int)((uint)StringComparer.OrdinalIgnoreCase.GetHashCode(key) % (uint)_stripes.Length);
 
     /// <summary>Releases on dispose.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1815", Justification = "A using-scope token, never compared.")]
     public readonly struct Releaser(List<SemaphoreSlim> taken) : IDisposable
     {
         public void Dispose()

@@ -4,6 +4,7 @@ using System.Buffers.Binary;
 namespace Cairn.Iscsi.Protocol;
 
 /// <summary>iSCSI opcodes (RFC 7143 §11.2.1.2).</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1028", Justification = "The opcode is one byte of the BHS (RFC 7143 section 11.2.1.2).")]
 public enum IscsiOpcode : byte
 {
     NopOut = 0x00,
@@ -52,6 +53,7 @@ public sealed class Pdu
     public const int BhsLength = 48;
 
     /// <summary>The Basic Header Segment.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1819", Justification = "The BHS is a fixed 48-byte buffer that the parser and writers index in place.")]
     public byte[] Header { get; } = new byte[BhsLength];
 
     /// <summary>Additional Header Segments (TotalAHSLength × 4 bytes).</summary>

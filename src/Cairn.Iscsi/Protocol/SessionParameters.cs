@@ -12,7 +12,7 @@ public sealed record TargetLimits
     public bool InitialR2T { get; init; }
     public bool ImmediateData { get; init; } = true;
     public int DefaultTime2Wait { get; init; } = 2;
-    public int DefaultTime2Retain { get; init; } = 0;
+    public int DefaultTime2Retain { get; init; }
     /// <summary>Commands the initiator may have outstanding (MaxCmdSN − ExpCmdSN + 1).</summary>
     public int CommandWindow { get; init; } = 128;
 }

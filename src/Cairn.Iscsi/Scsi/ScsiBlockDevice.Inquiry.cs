@@ -33,7 +33,7 @@ public sealed partial class ScsiBlockDevice
 
     private string Serial => _options.SerialNumber ?? _device.Id.ToString("N");
 
-    private byte[] Vpd(byte page, ReadOnlySpan<byte> body)
+    private static byte[] Vpd(byte page, ReadOnlySpan<byte> body)
     {
         var b = new byte[4 + body.Length];
         b[1] = page;

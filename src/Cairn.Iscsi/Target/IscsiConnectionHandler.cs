@@ -47,6 +47,7 @@ public sealed class IscsiConnectionHandler : ConnectionHandler
     {
         IPEndPoint { Address.AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } v6 => $"[{v6.Address}]:{v6.Port}",
         IPEndPoint v4 => $"{v4.Address}:{v4.Port}",
-        _ => ep?.ToString() ?? "0.0.0.0:3260",
+        null => "0.0.0.0:3260",
+        _ => ep.ToString() ?? "0.0.0.0:3260",
     };
 }

@@ -24,6 +24,7 @@ internal sealed class ApiClient : IDisposable
     /// <c>cairn.sock</c> in <c>$CAIRN_DATA</c> or <c>./cairn-data</c>) when it exists, else http://127.0.0.1:8776.
     /// <c>unix:PATH</c> names a socket.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The handler belongs to the lazily built HttpClient, which Dispose disposes; never built, it opened no socket.")]
     public ApiClient(string? server)
     {
         var url = server ?? Environment.GetEnvironmentVariable("CAIRN_SERVER") ?? LocalSocket() ?? "http://127.0.0.1:8776";

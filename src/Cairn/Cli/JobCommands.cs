@@ -7,6 +7,8 @@ namespace Cairn.Cli;
 /// <summary><c>cairn job list|show|watch|cancel</c>.</summary>
 internal static class JobCommands
 {
+    private static readonly string[] ShownFields = ["id", "type", "state", "phase", "progress", "created", "started", "finished", "error", "attempts"];
+
     public static Command Job()
     {
         var job = new Command("job", "Follow durable jobs");
@@ -26,7 +28,7 @@ internal static class JobCommands
             var n = await api.GetAsync($"cairn/v1/jobs/{Uri.EscapeDataString(pr.GetValue(id)!)}", ct);
             if (pr.GetValue(Commands.JsonOut)) { Output.Json(n); return; }
             var o = n!.AsObject();
-            foreach (var key in new[] { "id", "type", "state", "phase", "progress", "created", "started", "finished", "error", "attempts" })
+            foreach (var key in ShownFields)
                 if (o[key] is { } v) Console.WriteLine($"{key + ":",-10} {Output.Str(v)}");
             if (o["steps"] is JsonArray steps && steps.Count > 0)
             {

@@ -49,8 +49,8 @@ public sealed class ExportQueueTests
     [Fact]
     public async Task Changes_are_applied_in_commit_order_after_a_first_reconcile()
     {
-        var exporter = new Recorder();
-        var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
+        await using var exporter = new Recorder();
+        await using var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
         await queue.StartAsync(Ct);
         Assert.Equal([0], exporter.Reconciles);
         Assert.True(await queue.EnqueueAsync([new TargetChange(null, Target("iqn.2026-01.org.example:a"))]));
@@ -62,8 +62,8 @@ public sealed class ExportQueueTests
     [Fact]
     public async Task A_failed_apply_is_reported_and_repaired_by_a_reconcile_once_the_exporter_is_back()
     {
-        var exporter = new Recorder();
-        var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
+        await using var exporter = new Recorder();
+        await using var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
         await queue.StartAsync(Ct);
         exporter.Reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
         exporter.Failing = true;
@@ -77,8 +77,8 @@ public sealed class ExportQueueTests
     [Fact]
     public async Task An_exporter_that_lost_its_state_is_reconciled()
     {
-        var exporter = new Recorder();
-        var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
+        await using var exporter = new Recorder();
+        await using var queue = new ExportQueue(exporter, new TargetIndex(), NullLogger<ExportQueue>.Instance);
         await queue.StartAsync(Ct);
         exporter.Reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
         exporter.LostState = true; // e.g. tgtd restarted

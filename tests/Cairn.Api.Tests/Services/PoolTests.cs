@@ -24,6 +24,7 @@ public sealed class PoolTests : IDisposable
         }
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The returned Parts owns and disposes them.")]
     private Parts Open()
     {
         Directory.CreateDirectory(_dir);
@@ -91,7 +92,7 @@ public sealed class PoolTests : IDisposable
         Directory.CreateDirectory(_dir);
         using var a = new EmbeddedEngine(Path.Combine(_dir, "a"), new EmbeddedEngineOptions { Durable = false });
         using var b = new EmbeddedEngine(Path.Combine(_dir, "b"), new EmbeddedEngineOptions { Durable = false });
-        var router = new PoolRouter();
+        using var router = new PoolRouter();
         router.Bind("one", a);
         router.Bind("two", b);
         var results = await router.ApplyAsync(

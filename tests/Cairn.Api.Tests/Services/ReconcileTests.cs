@@ -17,7 +17,7 @@ public sealed class ReconcileTests : IDisposable
         Directory.CreateDirectory(_dir);
         using var engine = new EmbeddedEngine(Path.Combine(_dir, "pool"));
         using var store = new SqliteStateStore(Path.Combine(_dir, "state.db"));
-        var router = new PoolRouter();
+        using var router = new PoolRouter();
         router.Bind("p", engine);
         var svc = new VolumeService(router, store, new KeyedLock(), new TargetIndex(), [new AdminRecordReconciler()], NullLogger<VolumeService>.Instance);
         var ct = TestContext.Current.CancellationToken;

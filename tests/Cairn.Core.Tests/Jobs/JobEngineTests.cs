@@ -223,7 +223,7 @@ public sealed class JobEngineTests : JobTestBase
     [Fact]
     public async Task Jobs_with_disjoint_conflict_keys_run_at_the_same_time()
     {
-        var bothRunning = new CountdownEvent(2);
+        using var bothRunning = new CountdownEvent(2);
         var engine = await StartEngine(null, new TestHandler("t", async (ctx, ct) =>
         {
             bothRunning.Signal();

@@ -7,7 +7,7 @@ namespace Cairn.Core.Tests.Jobs;
 /// <summary>What happens to jobs a previous process left behind: none stays running forever.</summary>
 public sealed class JobRecoveryTests : JobTestBase
 {
-    private JobRecord Left(JobState state, int attempts, string type = "t") => new(
+    private static JobRecord Left(JobState state, int attempts, string type = "t") => new(
         Guid.NewGuid(), type, state, "start_creating_clones", 0.3, DateTimeOffset.UtcNow.AddMinutes(-1),
         state == JobState.Running ? DateTimeOffset.UtcNow.AddSeconds(-50) : null, null, null, Request(), null,
         [new JobStep("clones", ItemState.Done, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow), new JobStep("targets", ItemState.Running, DateTimeOffset.UtcNow, null)],
@@ -55,7 +55,8 @@ public sealed class JobRecoveryTests : JobTestBase
         await hung.Task.WaitAsync(Timeout, Ct);
         Abandon(first);
         Store.Dispose();
-        Assert.Equal(JobState.Running, new Cairn.Store.SqliteStateStore(DbPath).Let(s => s.GetJob(submitted.Id)!.State));
+        using (var reader = new Cairn.Store.SqliteStateStore(DbPath))
+            Assert.Equal(JobState.Running, reader.GetJob(submitted.Id)!.State);
 
         // Second process over the same file.
         Store = OpenStore();
@@ -187,13 +188,5 @@ public sealed class JobRecoveryTests : JobTestBase
         Assert.Equal(JobState.Succeeded, done.State);
         Assert.True(isResume);
         Assert.Equal(["one", "two"], ran.Order());
-    }
-}
-
-internal static class Disposing
-{
-    public static TResult Let<T, TResult>(this T value, Func<T, TResult> f) where T : IDisposable
-    {
-        using (value) return f(value);
     }
 }

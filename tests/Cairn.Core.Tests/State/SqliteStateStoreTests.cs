@@ -13,12 +13,13 @@ public sealed class SqliteStateStoreTests : StateStoreCompliance
 
     protected override IStateStore Open() => new SqliteStateStore(DbPath);
 
-    public override void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        base.Dispose();
-        _dir.Dispose();
+        base.Dispose(disposing);
+        if (disposing) _dir.Dispose();
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "Tests pass constant SQL.")]
     private T Raw<T>(string sql)
     {
         using var conn = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DbPath, Pooling = false }.ToString());

@@ -13,6 +13,8 @@ public abstract class StateStoreCompliance : IDisposable
     private readonly List<IStateStore> _opened = [];
     private IStateStore? _store;
 
+    private static readonly string[] Leaves = ["a", "b", "c"];
+
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Opens a store over this test's backing data (fresh at first call, the same data afterwards).</summary>
@@ -28,10 +30,18 @@ public abstract class StateStoreCompliance : IDisposable
         return _store;
     }
 
-    public virtual void Dispose()
+    public void Dispose()
     {
-        foreach (var s in _opened) s.Dispose();
+        Dispose(true);
         GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing) return;
+        foreach (var s in _opened)
+            if (!ReferenceEquals(s, _store)) s.Dispose();
+        _store?.Dispose();
     }
 
     private IStateStore Track(IStateStore s)
@@ -365,7 +375,7 @@ public abstract class StateStoreCompliance : IDisposable
         var names = Store.ListVolumes().Select(v => v.Name).ToHashSet();
         for (var n = 0; n < Writers; n++)
         {
-            var present = new[] { "a", "b", "c" }.Count(s => names.Contains($"pool/w{n}/{s}"));
+            var present = Leaves.Count(s => names.Contains($"pool/w{n}/{s}"));
             Assert.Equal(n % 3 == 0 ? 0 : 3, present);
         }
     }

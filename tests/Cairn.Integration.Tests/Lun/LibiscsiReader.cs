@@ -46,7 +46,7 @@ internal static partial class LibiscsiReader
         try
         {
             iscsi_set_targetname(ctx, target);
-            iscsi_set_session_type(ctx, SessionNormal);
+            if (iscsi_set_session_type(ctx, SessionNormal) != 0) throw new InvalidOperationException("iscsi_set_session_type: " + Marshal.PtrToStringUTF8(iscsi_get_error(ctx)));
             if (iscsi_full_connect_sync(ctx, $"127.0.0.1:{port}", 0) != 0)
                 throw new InvalidOperationException("login failed: " + Marshal.PtrToStringUTF8(iscsi_get_error(ctx)));
             var result = new byte[length];
@@ -66,12 +66,12 @@ internal static partial class LibiscsiReader
                     scsi_free_scsi_task(task);
                 }
             }
-            iscsi_logout_sync(ctx);
+            _ = iscsi_logout_sync(ctx); // best effort: the data is read already
             return result;
         }
         finally
         {
-            iscsi_destroy_context(ctx);
+            _ = iscsi_destroy_context(ctx);
         }
     }
 

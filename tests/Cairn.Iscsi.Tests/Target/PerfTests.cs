@@ -14,6 +14,7 @@ public partial class PerfTests
     [InlineData(256, 32, false)]
     [InlineData(8, 32, true)]
     [InlineData(256, 32, true)]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The in-memory device holds nothing to free; the host owns the unit.")]
     public async Task Iscsi_perf_sequential_reads(int blocksPerRequest, int inFlight, bool rawUnit)
     {
         await using var host = await TargetHost.StartAsync(addDefaultTarget: false);
