@@ -31,6 +31,12 @@ public sealed record CreateSnapshotRequest(string? Name);
 /// <summary>POST /clones body: <c>source</c> is a snapshot, <c>target</c> the new volume.</summary>
 public sealed record CloneRequest(string? Source, string? Target, bool Parents = false);
 
+/// <summary>
+/// An import body of type <c>application/vnd.cairn.local-file+json</c>: the server reads the file itself (only on its
+/// Unix socket, from its own user or root).
+/// </summary>
+public sealed record LocalFileImport(string Path);
+
 /// <summary>The answer to an import (PUT /volume-data/{name}): 201 when it created the volume.</summary>
 public sealed record ImportResult(VolumeDto Volume, long ImageSize, long Written, bool Created, bool Synced);
 

@@ -24,6 +24,7 @@ namespace Cairn.Contracts;
 [JsonSerializable(typeof(CreateSnapshotRequest))]
 [JsonSerializable(typeof(CloneRequest))]
 [JsonSerializable(typeof(ImportResult))]
+[JsonSerializable(typeof(LocalFileImport))]
 [JsonSerializable(typeof(BatchRequest))]
 [JsonSerializable(typeof(BatchAccepted))]
 [JsonSerializable(typeof(CreateTargetRequest))]
