@@ -26,6 +26,13 @@ public static class OpenApiSetup
                 doc.Info.Description = "The admin API (/cairn/v1: pools, volumes, snapshots, clones, images, batch jobs, targets) and the LUN clone API (/lun/api/v1.0).";
                 return Task.CompletedTask;
             });
+            // An import names a server-side file in a small JSON body of its own media type (one Accepts per endpoint).
+            o.AddOperationTransformer(async (op, ctx, ct) =>
+            {
+                if (op.OperationId == "ImportVolume" && op.RequestBody?.Content?.TryGetValue(Core.Storage.SparseStream.LocalFileMediaType, out var media) == true
+                    && media is OpenApiMediaType m)
+                    m.Schema = await ctx.GetOrCreateSchemaAsync(typeof(LocalFileImport), null, ct);
+            });
             o.AddSchemaTransformer((schema, ctx, _) =>
             {
                 if (ctx.JsonPropertyInfo is { } p) Describe(schema, p);
