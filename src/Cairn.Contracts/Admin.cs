@@ -38,7 +38,7 @@ public sealed record CloneRequest(string? Source, string? Target, bool Parents =
 public sealed record LocalFileImport(string Path);
 
 /// <summary>The answer to an import (PUT /volume-data/{name}): 201 when it created the volume.</summary>
-public sealed record ImportResult(VolumeDto Volume, long ImageSize, long Written, bool Created, bool Synced);
+public sealed record ImportAnswer(VolumeDto Volume, long ImageSize, long Written, bool Created, bool Synced);
 
 /// <summary>POST /batch body.</summary>
 public sealed record BatchRequest(IReadOnlyList<BatchOp> Ops);

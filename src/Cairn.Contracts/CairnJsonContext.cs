@@ -23,7 +23,7 @@ namespace Cairn.Contracts;
 [JsonSerializable(typeof(CreateFolderRequest))]
 [JsonSerializable(typeof(CreateSnapshotRequest))]
 [JsonSerializable(typeof(CloneRequest))]
-[JsonSerializable(typeof(ImportResult))]
+[JsonSerializable(typeof(ImportAnswer))]
 [JsonSerializable(typeof(LocalFileImport))]
 [JsonSerializable(typeof(BatchRequest))]
 [JsonSerializable(typeof(BatchAccepted))]

@@ -7,6 +7,8 @@ using Cairn.Core.Pools;
 using Cairn.Core.Processes;
 using Cairn.Core.Services;
 using Cairn.Core.State;
+using Cairn.Core.Transfer;
+using Cairn.Core.Workflows;
 using Cairn.Engine;
 using Cairn.Engine.Zfs;
 using Cairn.Iscsi.Target;
@@ -47,6 +49,7 @@ public static class CairnServiceCollectionExtensions
         s.AddSingleton<PoolService>();
         s.AddSingleton<IRecordReconciler, AdminRecordReconciler>();
         s.AddSingleton<VolumeService>();
+        s.AddSingleton<ImageTransfer>();
         s.AddSingleton(_ => SecretBox.FromKeyFile(Path.Combine(data, "secret.key")));
         s.AddSingleton<IExportContext, ExportContext>();
         s.AddSingleton<ExportQueue>();

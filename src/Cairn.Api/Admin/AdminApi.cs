@@ -2,6 +2,7 @@ using Cairn.Core;
 using Cairn.Core.Pools;
 using Cairn.Core.Services;
 using Cairn.Core.Storage;
+using Cairn.Core.Workflows;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Cairn.Api.Admin;
@@ -127,7 +128,7 @@ public static class AdminApi
         // The image endpoints stream: their bodies are declared here (VolumeData writes them).
         g.MapPut("/volume-data/{**name}", VolumeData.ImportAsync)
             .Accepts<Stream>(SparseStream.MediaType, "application/octet-stream", SparseStream.LocalFileMediaType)
-            .Produces<ImportResult>(StatusCodes.Status200OK).Produces<ImportResult>(StatusCodes.Status201Created)
+            .Produces<ImportAnswer>(StatusCodes.Status200OK).Produces<ImportAnswer>(StatusCodes.Status201Created)
             .Operation("ImportVolume", "Import an image into a volume (created sized to the image when absent; 201 then)").AdminErrors(B, F, N, C, U, S);
         g.MapGet("/volume-data/{**name}", VolumeData.ExportAsync)
             .Produces<Stream>(StatusCodes.Status200OK, SparseStream.MediaType, "application/octet-stream")
@@ -145,8 +146,7 @@ public static class BatchApi
         {
             var body = await Json.ReadObjectAsync(req, ct);
             var ops = BatchJob.Parse(body);
-            var keys = ops.Select(BatchJob.Key).ToList();
-            var job = await jobs.SubmitAsync(BatchJob.JobType, body, keys, "pending", keys, ct);
+            var job = await BatchJob.SubmitAsync(jobs, body, ops, ct);
             return TypedResults.Accepted((string?)null, new BatchAccepted(job.Id, "pending", ops.Count));
         }).Accepts<BatchRequest>("application/json").WithTags("admin")
             .Operation("SubmitBatch", "Run many volume operations as one durable job").AdminErrors(StatusCodes.Status400BadRequest);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Jobs;
+using Cairn.Core.Workflows.Lun;
 
 namespace Cairn.Api.Lun;
 
@@ -24,6 +25,7 @@ public static class LunCloneApi
         s.AddSingleton<IJobHandler, LunCreateJob>();
         s.AddSingleton<IJobHandler, LunDeleteJob>();
         s.AddSingleton<LunStatus>();
+        s.AddSingleton<ILunJobObserver>(sp => sp.GetRequiredService<LunStatus>());
         s.AddSingleton(ErrorShape);
         return s;
     }
@@ -102,8 +104,7 @@ public static class LunCloneApi
 
     private static async Task<IResult> Submit(JobEngine jobs, LunStatus status, string type, JsonObject request, List<string> dsts, List<string> wwns, CancellationToken ct)
     {
-        // Conflict keys: two jobs naming the same dataset or target run one after the other, never interleaved.
-        var job = await jobs.SubmitAsync(type, request, dsts, "pending", [.. dsts, .. wwns], ct);
+        var job = await LunJobs.SubmitAsync(jobs, type, request, dsts, wwns, ct);
         status.Submitted(job, dsts.Count);
         return Results.Text(JsonSerializer.Serialize(new LunJobAccepted("ok", job.Id.ToString()), CairnJsonContext.Default.LunJobAccepted), "application/json", statusCode: StatusCodes.Status201Created);
     }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Jobs;
 using Cairn.Core.State;
+using Cairn.Core.Workflows.Lun;
 
 namespace Cairn.Api.Lun;
 
@@ -18,7 +19,7 @@ namespace Cairn.Api.Lun;
 /// again. The cached answer is the summary (the original's fields plus failed items); the full per-item list
 /// (<c>?items=1</c>) is rendered from the store on each such read.
 /// </summary>
-public sealed class LunStatus(IStateStore store)
+public sealed class LunStatus(IStateStore store) : ILunJobObserver
 {
     private const int MaxCached = 4096;
     private readonly ConcurrentDictionary<Guid, Entry> _cache = new();

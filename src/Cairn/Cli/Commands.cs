@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Cairn.Core;
 using Cairn.Core.Storage;
+using Cairn.Core.Transfer;
 
 namespace Cairn.Cli;
 
@@ -71,22 +72,22 @@ internal static class Commands
             var path = pr.GetValue(file)!;
             if (!File.Exists(path)) throw new CliError($"file {path} does not exist");
             var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
-            ImportResult n;
+            ImportAnswer n;
             if (api.SocketPath is not null)
             {
                 // A local server reads the file itself: no copy through a socket.
-                n = await api.PutAsync(url, new LocalFileImport(Path.GetFullPath(path)), Json.LocalFileImport, Json.ImportResult, SparseStream.LocalFileMediaType, ct);
+                n = await api.PutAsync(url, new LocalFileImport(Path.GetFullPath(path)), Json.LocalFileImport, Json.ImportAnswer, SparseStream.LocalFileMediaType, ct);
             }
             else
             {
                 using var req = new HttpRequestMessage(HttpMethod.Put, url)
                 {
-                    Content = new StreamingContent((s, c) => Images.WriteSparseAsync(path, s, null, c), SparseStream.MediaType).Typed(),
+                    Content = new StreamingContent((s, c) => ImageFiles.EncodeAsync(path, s, null, c), SparseStream.MediaType).Typed(),
                 };
                 using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
-                n = ApiClient.Read(await resp.Content.ReadAsStringAsync(ct), Json.ImportResult);
+                n = ApiClient.Read(await resp.Content.ReadAsStringAsync(ct), Json.ImportAnswer);
             }
-            if (pr.GetValue(JsonOut)) Output.Json(n, Json.ImportResult);
+            if (pr.GetValue(JsonOut)) Output.Json(n, Json.ImportAnswer);
             else Console.WriteLine($"imported {path} into {n.Volume.Name} ({Output.Size(n.ImageSize)}, {Output.Size(n.Written)} stored)");
         });
 
@@ -98,7 +99,7 @@ internal static class Commands
             req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(SparseStream.MediaType));
             using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
             await using var body = await resp.Content.ReadAsStreamAsync(ct);
-            var (sz, written) = await Images.ReadSparseAsync(body, path, ct);
+            var (sz, written) = await ImageFiles.DecodeAsync(body, path, ct);
             if (!pr.GetValue(JsonOut)) Console.WriteLine($"exported {pr.GetValue(name)} to {path} ({Sizes.Format(sz)}, {Sizes.Format(written)} of data)");
             else Output.Json(new ExportedImage(path, sz, written), CliJsonContext.Default.ExportedImage);
         });

@@ -1,12 +1,20 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Cairn.Core.Jobs;
 using Cairn.Core.State;
 
-namespace Cairn.Api.Lun;
+namespace Cairn.Core.Workflows.Lun;
+
+/// <summary>
+/// Told of every change a LUN job records (the LUN clone API's status cache re-renders the job from it).
+/// </summary>
+public interface ILunJobObserver
+{
+    /// <summary>The job behind <paramref name="ctx"/> recorded a change.</summary>
+    void Changed(JobContext ctx);
+}
 
 /// <summary>Names and helpers shared by the LUN create and delete jobs.</summary>
-internal static class LunJobs
+public static class LunJobs
 {
     public const string CreateType = "lun.create";
     public const string DeleteType = "lun.delete";
@@ -21,24 +29,22 @@ internal static class LunJobs
     public const string TargetDeleted = "target_deleted";
     public const string DeletingClone = "deleting_clone";
 
-    public static string? Stage(JobItem i) => (string?)i.Data?["stage"];
-
-    public static bool Finished(JobItem i) => i.State is ItemState.Done or ItemState.Failed or ItemState.Skipped;
-
-    public static JsonObject Data(JobItem i) => (JsonObject?)i.Data?.DeepClone() ?? [];
-
-    /// <summary>An item with a new state and data; Started kept from the first attempt.</summary>
-    public static JobItem With(JobItem i, ItemState state, JsonObject data, string? error = null)
+    /// <summary>
+    /// Submits a LUN job over a stored request (<see cref="LunJobRequest"/>): one item per <paramref name="dsts"/>
+    /// entry, and every dataset and target it names as a conflict key, so two jobs naming the same dataset or target
+    /// run one after the other, never interleaved.
+    /// </summary>
+    public static Task<JobRecord> SubmitAsync(JobEngine jobs, string type, JsonObject request, IReadOnlyList<string> dsts, IReadOnlyList<string> wwns, CancellationToken ct = default)
     {
-        var now = DateTimeOffset.UtcNow;
-        var finished = state is ItemState.Done or ItemState.Failed ? now : (DateTimeOffset?)null;
-        return i with { State = state, Data = data, Error = error ?? (state == ItemState.Failed ? i.Error : null), Started = i.Started ?? now, Finished = finished };
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(dsts);
+        ArgumentNullException.ThrowIfNull(wwns);
+        if (type is not (CreateType or DeleteType)) throw new ArgumentOutOfRangeException(nameof(type), type, "not a LUN job type");
+        return jobs.SubmitAsync(type, request, dsts, "pending", [.. dsts, .. wwns], ct);
     }
 
     /// <summary>Adds <paramref name="seconds"/> to a timing field of the job data (phases re-run after a crash add up).</summary>
-    public static void AddTime(JsonObject d, string field, double seconds) => d[field] = ((double?)d[field] ?? 0) + seconds;
-
-    public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
+    internal static void AddTime(JsonObject d, string field, double seconds) => d[field] = ((double?)d[field] ?? 0) + seconds;
 
     /// <summary>
     /// Records a batch of item results together with the counters they change, in one store write. The counters start
@@ -46,7 +52,7 @@ internal static class LunJobs
     /// twice) and then follow each batch by difference: a chunk costs the same in a 10,000-item job as in a 100-item
     /// one, and allocates nothing per item of the job.
     /// </summary>
-    public static async Task Record(JobContext ctx, LunStatus status, LunCounters counters, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null)
+    internal static async Task Record(JobContext ctx, ILunJobObserver status, LunCounters counters, IReadOnlyList<JobItem> batch, Action<JsonObject>? more = null)
     {
         var next = counters.Now;
         foreach (var b in batch) next = next.Replace(ctx.Item(b.Index), b);
@@ -68,7 +74,7 @@ internal static class LunJobs
     }
 
     /// <summary>Records the job's status word (the original's phase names) and tells the status cache.</summary>
-    public static async Task Phase(JobContext ctx, LunStatus status, string phase)
+    internal static async Task Phase(JobContext ctx, ILunJobObserver status, string phase)
     {
         await ctx.SetPhaseAsync(phase);
         status.Changed(ctx);
@@ -76,7 +82,7 @@ internal static class LunJobs
 
     /// <summary>Items per engine/store commit: 250, more for big jobs so a job takes a bounded number of commits
     /// (each commit also rewrites the job record, whose request grows with the job).</summary>
-    public static int ChunkFor(int items) => Math.Clamp(items / 4, Chunk, 2500);
+    internal static int ChunkFor(int items) => Math.Clamp(items / 4, Chunk, 2500);
 }
 
 /// <summary>The counters of a running LUN job (the original's num_* fields), kept from the items it recorded.</summary>
@@ -89,6 +95,7 @@ public sealed class LunCounters
     /// <summary>Counts the job's items as recorded (the start of a run, first or resumed).</summary>
     public static LunCounters Of(JobContext ctx, bool create)
     {
+        ArgumentNullException.ThrowIfNull(ctx);
         var t = new Tally(create, ctx.ItemCount, 0, 0, 0, 0);
         foreach (var i in ctx.Items) t = t.Replace(null, i);
         return new LunCounters(t);
@@ -110,7 +117,7 @@ public sealed class LunCounters
             if (Create)
             {
                 if (i.State == ItemState.Done) { clones = 1; targets = 1; }
-                else if (LunJobs.Stage(i) == LunJobs.Cloned) clones = 1;
+                else if (JobItems.Stage(i) == LunJobs.Cloned) clones = 1;
             }
             else
             {
@@ -118,7 +125,7 @@ public sealed class LunCounters
                 if ((bool?)i.Data?["target_gone"] == true) targets = 1;
                 if ((bool?)i.Data?["clone_gone"] == true) clones = 1;
             }
-            var done = LunJobs.Finished(i) ? 1 : 0;
+            var done = JobItems.Finished(i) ? 1 : 0;
             return this with
             {
                 Clones = Clones + sign * clones,

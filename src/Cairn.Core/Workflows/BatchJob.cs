@@ -1,16 +1,16 @@
 using System.Text.Json.Nodes;
-using Cairn.Core;
 using Cairn.Core.Jobs;
 using Cairn.Core.Services;
 using Cairn.Core.State;
 using Cairn.Core.Storage;
 
-namespace Cairn.Api.Admin;
+namespace Cairn.Core.Workflows;
 
 /// <summary>
-/// <c>POST /cairn/v1/batch</c>: many volume operations as one durable job with a result per item. Items run in
-/// chunks, each chunk one engine commit and one store commit; a crash resumes at the first unfinished item and
-/// ops already done count as done (see <see cref="VolumeService.ApplyAsync"/>).
+/// A batch job (<c>POST /cairn/v1/batch</c>): many volume operations as one durable job with a result per item. Items
+/// run as a <see cref="JobBatch{TWork, TResult}"/> in chunks, each chunk one engine commit and one store commit; a
+/// crash resumes at the first unfinished item and ops already done count as done (see
+/// <see cref="VolumeService.ApplyAsync"/>), so items need no mark of their own.
 /// </summary>
 public sealed class BatchJob(VolumeService volumes) : IJobHandler
 {
@@ -23,6 +23,7 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
     /// <summary>Parses and validates a request up front: a bad item rejects the whole request before anything runs.</summary>
     public static List<EngineOp> Parse(JsonObject body)
     {
+        ArgumentNullException.ThrowIfNull(body);
         if (body["ops"] is not JsonArray ops) throw CairnException.Invalid("'ops' (an array) is required");
         if (ops.Count == 0) throw CairnException.Invalid("'ops' is empty");
         if (ops.Count > MaxItems) throw CairnException.Invalid($"too many ops ({ops.Count}); at most {MaxItems} per batch");
@@ -41,7 +42,7 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
     private static EngineOp ParseOp(JsonObject o)
     {
         string S(string f) => o[f]?.GetValue<string>() is { Length: > 0 } v ? v : throw CairnException.Invalid($"'{f}' is required");
-        bool B(string f) => Json.Flag(o[f], f) ?? false;
+        bool B(string f) => Flag(o[f], f);
         var op = S("op");
         string[] allowed = op switch
         {
@@ -72,6 +73,18 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
         }
     }
 
+    /// <summary>
+    /// Submits a batch job for a request <see cref="Parse"/> accepted: one item per op, each op's name its item key and
+    /// a conflict key (jobs touching the same names run one after the other).
+    /// </summary>
+    public static Task<JobRecord> SubmitAsync(JobEngine jobs, JsonObject body, IReadOnlyList<EngineOp> ops, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(ops);
+        var keys = ops.Select(Key).ToList();
+        return jobs.SubmitAsync(JobType, body, keys, "pending", keys, ct);
+    }
+
     public static string Key(EngineOp op) => op switch
     {
         EngineOp.CreateVolume c => c.Name,
@@ -84,24 +97,45 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
 
     public async Task RunAsync(JobContext ctx, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(ctx);
         var ops = Parse(ctx.Job.Request as JsonObject ?? throw CairnException.Invalid("job has no request"));
-        var items = ctx.Items.ToDictionary(i => i.Index);
-        var todo = Enumerable.Range(0, ops.Count).Where(i => !items.TryGetValue(i, out var it) || it.State is not (ItemState.Done or ItemState.Failed)).ToList();
-        int done = ops.Count - todo.Count;
-        await ctx.SetPhaseAsync("running");
-        foreach (var chunk in todo.Chunk(Chunk))
+        int done = ctx.Items.Count(JobItems.Finished);
+        var step = new JobBatch<EngineOp, EngineOpResult>
         {
-            ct.ThrowIfCancellationRequested();
-            var started = DateTimeOffset.UtcNow;
-            var results = await volumes.ApplyAsync(chunk.Select(i => ops[i]).ToList(), ct: ct);
-            var finished = DateTimeOffset.UtcNow;
-            done += chunk.Length;
-            await ctx.UpdateItemsAsync(chunk.Select((idx, k) => new JobItem(ctx.Job.Id, idx, Key(ops[idx]),
-                results[k].Error is null ? ItemState.Done : ItemState.Failed, results[k].Error?.Message, started, finished)),
-                progress: (double)done / ops.Count);
-        }
-        var failed = ctx.Items.Where(i => i.State == ItemState.Failed).ToList();
+            Plan = (item, _, _) => ValueTask.FromResult(ItemPlan<EngineOp>.Run(ops[item.Index])),
+            Run = (chunk, c) => volumes.ApplyAsync(chunk, ct: c),
+            Outcome = (o, _) => ValueTask.FromResult(new JobItem(ctx.Job.Id, o.Item.Index, Key(o.Work),
+                o.Result.Error is null ? ItemState.Done : ItemState.Failed, o.Result.Error?.Message, o.Started, DateTimeOffset.UtcNow)),
+            Record = (c, batch) =>
+            {
+                done += batch.Count(JobItems.Finished);
+                return c.UpdateItemsAsync(batch, progress: (double)done / ops.Count);
+            },
+        };
+        await ctx.SetPhaseAsync("running");
+        await step.RunAsync(ctx, ctx.Items, Chunk, ct);
+        var failed = ctx.FailedItems();
         if (failed.Count > 0)
             throw CairnException.Invalid($"{failed.Count} of {ops.Count} items failed: " + string.Join("; ", failed.Take(5).Select(f => $"{f.Key}: {f.Error}")) + (failed.Count > 5 ? "; …" : ""));
+    }
+
+    /// <summary>A boolean as old clients send it: true/false, 1/0, "true"/"false"/"1"/"0"; absent is false.</summary>
+    private static bool Flag(JsonNode? node, string field)
+    {
+        if (node is null) return false;
+        if (node is JsonValue v)
+        {
+            if (v.TryGetValue<bool>(out var b)) return b;
+            if (v.TryGetValue<long>(out var l) && l is 0 or 1) return l == 1;
+            if (v.TryGetValue<string>(out var s))
+            {
+                switch (s.Trim().ToLowerInvariant())
+                {
+                    case "1" or "true" or "yes": return true;
+                    case "0" or "false" or "no" or "": return false;
+                }
+            }
+        }
+        throw CairnException.Invalid($"'{field}' must be a boolean (true/false or 1/0)");
     }
 }
