@@ -7,6 +7,8 @@ namespace Cairn.Cli;
 /// <summary><c>cairn job list|show|watch|cancel</c>.</summary>
 internal static class JobCommands
 {
+    private static readonly string[] ShownFields = ["id", "type", "state", "phase", "progress", "created", "started", "finished", "error", "attempts"];
+
     private static CairnJsonContext Json => CairnJsonContext.Default;
 
     public static Command Job()
@@ -29,7 +31,7 @@ internal static class JobCommands
             if (pr.GetValue(Commands.JsonOut)) { Output.Json(job, Json.JobDetail); return; }
             // The header lines print the fields as the server wrote them (times and numbers in their JSON form).
             var o = Output.Node(job, Json.JobDetail)!.AsObject();
-            foreach (var key in new[] { "id", "type", "state", "phase", "progress", "created", "started", "finished", "error", "attempts" })
+            foreach (var key in ShownFields)
                 if (o[key] is { } v) Console.WriteLine($"{key + ":",-10} {Output.Str(v)}");
             if (job.Steps.Count > 0)
             {
