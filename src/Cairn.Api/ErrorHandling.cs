@@ -57,7 +57,7 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
     }
 
     internal static string DefaultBody(ErrorKind kind, string message) =>
-        JsonSerializer.Serialize(new { error = new { code = ApiErrors.Code(kind), message } });
+        JsonSerializer.Serialize(new ApiError(new ApiErrorDetail(ApiErrors.Code(kind), message)), CairnJsonContext.Default.ApiError);
 }
 
 /// <summary>How an API (by path prefix) shapes its error bodies.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Cairn.Core;
 
 namespace Cairn.Api;
@@ -13,6 +14,7 @@ public static class Json
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(CairnJsonContext.Default, new DefaultJsonTypeInfoResolver()),
     };
 
     /// <summary>Strict variant: unknown fields are errors.</summary>

@@ -96,11 +96,15 @@ public static class CairnServiceCollectionExtensions
         s.AddSingleton<IJobHandler, BatchJob>();
         s.AddSingleton(AdminApi.ErrorShape);
         s.AddLunCloneApi();
-        s.AddOpenApi();
+        s.AddCairnOpenApi();
         s.ConfigureHttpJsonOptions(j =>
         {
+            // The contracts' source-generated metadata first; the same naming and converters for anything else.
+            j.SerializerOptions.TypeInfoResolverChain.Insert(0, Contracts.CairnJsonContext.Default);
             j.SerializerOptions.PropertyNamingPolicy = Json.Options.PropertyNamingPolicy;
             foreach (var c in Json.Options.Converters) j.SerializerOptions.Converters.Add(c);
+            // Answers never carry numbers as strings: the document's number fields say so (bodies are read with Json.Strict).
+            j.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
         return s;
     }

@@ -1,6 +1,7 @@
 using Cairn.Core;
 using Cairn.Core.Jobs;
 using Cairn.Core.State;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Cairn.Api.Admin;
 
@@ -10,50 +11,40 @@ public static class JobsApi
     public static IEndpointRouteBuilder MapCairnJobsApi(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup(AdminApi.Prefix + "/jobs").WithTags("jobs");
+        const int B = StatusCodes.Status400BadRequest, N = StatusCodes.Status404NotFound;
 
-        g.MapGet("", (JobEngine jobs, string? state, int? limit) =>
+        g.MapGet("", Ok<JobSummary[]> (JobEngine jobs, string? state, int? limit) =>
         {
             JobState? st = null;
             if (state is not null)
                 st = Enum.TryParse<JobState>(state, ignoreCase: true, out var s) ? s : throw CairnException.Invalid($"unknown job state '{state}'");
-            return Results.Json(jobs.List(st, Math.Clamp(limit ?? 100, 1, 10_000)).Select(j => Summary(j)), Json.Options);
-        });
+            return TypedResults.Ok(jobs.List(st, Math.Clamp(limit ?? 100, 1, 10_000)).Select(Summary).ToArray());
+        }).Operation("ListJobs", "List jobs, newest first (state: pending, running, succeeded, failed, cancelled)").AdminErrors(B);
 
-        g.MapGet("/{id}", (string id, JobEngine jobs) =>
+        g.MapGet("/{id}", Ok<JobDetail> (string id, JobEngine jobs) =>
+        {
+            var j = Find(jobs, id);
+            var items = jobs.Items(j.Id).Select(i => new JobItemDto(i.Index, i.Key, Wire(i.State), i.Error, i.Started, i.Finished,
+                i.Started is { } s && i.Finished is { } f ? (f - s).TotalSeconds : null, i.Data));
+            return TypedResults.Ok(new JobDetail(j.Id, j.Type, Wire(j.State), j.Phase, j.Progress, j.Created, j.Started, j.Finished, Seconds(j), j.Error, j.Attempts,
+                [.. j.Steps.Select(s => new JobStepDto(s.Name, Wire(s.State), s.Started, s.Finished, s.Error))],
+                j.Request?.DeepClone(), j.Data?.DeepClone(), [.. items]));
+        }).Operation("GetJob", "Show a job with its steps, request, data and items").AdminErrors(B, N);
+
+        g.MapGet("/{id}/logs", Ok<JobLogDto[]> (string id, long? after, int? limit, JobEngine jobs) =>
         {
             var job = Find(jobs, id);
-            var o = Summary(job);
-            o["steps"] = System.Text.Json.JsonSerializer.SerializeToNode(job.Steps, Json.Options);
-            o["request"] = job.Request?.DeepClone();
-            o["data"] = job.Data?.DeepClone();
-            o["items"] = System.Text.Json.JsonSerializer.SerializeToNode(jobs.Items(job.Id).Select(i => new
-            {
-                i.Index,
-                i.Key,
-                i.State,
-                i.Error,
-                i.Started,
-                i.Finished,
-                Seconds = i.Started is { } s && i.Finished is { } f ? (f - s).TotalSeconds : (double?)null,
-                i.Data,
-            }), Json.Options);
-            return Results.Json(o, Json.Options);
-        });
+            return TypedResults.Ok(jobs.Logs(job.Id, after ?? 0, Math.Clamp(limit ?? 1000, 1, 10_000))
+                .Select(l => new JobLogDto(l.Seq, l.Time, l.Level, l.Message)).ToArray());
+        }).Operation("GetJobLogs", "Read a job's log lines after seq").AdminErrors(B, N);
 
-        g.MapGet("/{id}/logs", (string id, long? after, int? limit, JobEngine jobs) =>
-        {
-            var job = Find(jobs, id);
-            return Results.Json(jobs.Logs(job.Id, after ?? 0, Math.Clamp(limit ?? 1000, 1, 10_000))
-                .Select(l => new { l.Seq, l.Time, l.Level, l.Message }), Json.Options);
-        });
-
-        g.MapPost("/{id}/cancel", async (string id, JobEngine jobs, CancellationToken ct) =>
+        g.MapPost("/{id}/cancel", async Task<Accepted<JobSummary>> (string id, JobEngine jobs, CancellationToken ct) =>
         {
             var job = Find(jobs, id);
             var accepted = await jobs.CancelAsync(job.Id, ct);
-            if (!accepted) throw CairnException.Conflict($"job {job.Id} has already finished ({job.State.ToString().ToLowerInvariant()})");
-            return Results.Json(Summary(jobs.Get(job.Id)!), Json.Options, statusCode: StatusCodes.Status202Accepted);
-        });
+            if (!accepted) throw CairnException.Conflict($"job {job.Id} has already finished ({Wire(job.State)})");
+            return TypedResults.Accepted((string?)null, Summary(jobs.Get(job.Id)!));
+        }).Operation("CancelJob", "Ask a running job to stop (cooperative)").AdminErrors(B, N, StatusCodes.Status409Conflict);
 
         return app;
     }
@@ -64,18 +55,12 @@ public static class JobsApi
         return jobs.Get(g) ?? throw CairnException.NotFound($"job {id} does not exist");
     }
 
-    private static System.Text.Json.Nodes.JsonObject Summary(JobRecord j) => new()
-    {
-        ["id"] = j.Id.ToString(),
-        ["type"] = j.Type,
-        ["state"] = j.State.ToString().ToLowerInvariant(),
-        ["phase"] = j.Phase,
-        ["progress"] = j.Progress,
-        ["created"] = j.Created,
-        ["started"] = j.Started,
-        ["finished"] = j.Finished,
-        ["seconds"] = j.Started is { } s ? ((j.Finished ?? DateTimeOffset.UtcNow) - s).TotalSeconds : null,
-        ["error"] = j.Error,
-        ["attempts"] = j.Attempts,
-    };
+    private static string Wire(JobState s) => s.ToString().ToLowerInvariant();
+
+    private static string Wire(ItemState s) => s.ToString().ToLowerInvariant();
+
+    private static double? Seconds(JobRecord j) => j.Started is { } s ? ((j.Finished ?? DateTimeOffset.UtcNow) - s).TotalSeconds : null;
+
+    private static JobSummary Summary(JobRecord j) =>
+        new(j.Id, j.Type, Wire(j.State), j.Phase, j.Progress, j.Created, j.Started, j.Finished, Seconds(j), j.Error, j.Attempts);
 }

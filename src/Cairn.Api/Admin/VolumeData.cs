@@ -38,7 +38,7 @@ internal static class VolumeData
             source = new ImageSource.Raw(ctx.Request.BodyReader, ctx.Request.ContentLength ?? throw CairnException.Invalid("a raw import needs a Content-Length"));
         }
         var r = await images.ImportAsync(name, source, parents ?? false, sync ?? false, ct);
-        return Results.Json(new { volume = VolumeDto.From(r.Volume), image_size = r.ImageSize, written = r.Written, created = r.Created, synced = r.Synced },
+        return Results.Json(new ImportAnswer(VolumeDto.From(r.Volume), r.ImageSize, r.Written, r.Created, r.Synced),
             Json.Options, statusCode: r.Created ? 201 : 200);
     }
 

@@ -17,7 +17,7 @@ public static class LunCloneApi
 
     /// <summary>The LUN API's error shape.</summary>
     public static ApiErrorShape ErrorShape { get; } = new("lun", "/lun", (_, message, _) =>
-        JsonSerializer.Serialize(new { status = "error", reason = message }));
+        JsonSerializer.Serialize(new LunError("error", message), CairnJsonContext.Default.LunError));
 
     /// <summary>Registers the job handlers, the status renderer and the <c>/lun</c> error shape.</summary>
     public static IServiceCollection AddLunCloneApi(this IServiceCollection s)
@@ -41,28 +41,35 @@ public static class LunCloneApi
             catch (Exception) { status.Changed(job.Id); } // the store is closing: the next read loads it
         };
 
-        // 201 as the original answered (its clients may check for it), though the job has only been accepted.
+        // 201 as the original answered (its clients may check for it), though the job has only been accepted. The LUN answers
+        // are written as text so their Content-Type stays the original's bare application/json; their shapes are declared.
         g.MapPost("/clone", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
         {
             var items = LunRequest.ParseCreate(await Json.ReadObjectAsync(req, ct));
             return await Submit(jobs, status, LunJobs.CreateType, LunRequest.ToJson(items),
                 [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
-        });
+        }).Accepts<LunCloneRequest>("application/json").Produces<LunJobAccepted>(StatusCodes.Status201Created)
+            .Operation("LunClone", "Clone and share: one durable job that clones each src to dst and exports it as wwn").LunErrors(StatusCodes.Status400BadRequest);
 
         g.MapDelete("/clone", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
         {
             var items = LunRequest.ParseDelete(await Json.ReadObjectAsync(req, ct));
             return await Submit(jobs, status, LunJobs.DeleteType, LunRequest.ToJson(items),
                 [.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)], ct);
-        });
+        }).Accepts<LunUncloneRequest>("application/json").Produces<LunJobAccepted>(StatusCodes.Status201Created)
+            .Operation("LunUnclone", "Remove targets and, when asked, their clones, as one durable job").LunErrors(StatusCodes.Status400BadRequest);
 
         // ?items=1 adds every item's result (big for big jobs: polls should leave it out).
         g.MapGet("/clone_status/{job_id}", (string job_id, string? items, LunStatus status) =>
             Results.Bytes(status.Render(job_id, items is not null && (Json.Flag(System.Text.Json.Nodes.JsonValue.Create(items), "items") ?? false))
-                ?? throw UnknownJob(), "application/json"));
+                ?? throw UnknownJob(), "application/json"))
+            .Produces<LunStatusAnswer>(StatusCodes.Status200OK)
+            .Operation("LunCloneStatus", "A LUN job's status, counters and timings (items=1 adds every item)")
+            .LunErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
-        // The document says POST, the original code served GET: both.
-        g.MapMethods("/clone_test", ["GET", "POST"], () => Results.Text("""{"status":"ok","message":"test"}""", "application/json"));
+        // The document says POST, the original code served GET: both (two operations, one answer).
+        g.MapGet("/clone_test", CloneTest).Produces<LunTestAnswer>(StatusCodes.Status200OK).Operation("LunCloneTest", "Liveness probe").LunErrors();
+        g.MapPost("/clone_test", CloneTest).Produces<LunTestAnswer>(StatusCodes.Status200OK).Operation("LunCloneTestPost", "Liveness probe (POST, as documented)").LunErrors();
 
         // Undocumented in the original: re-queue a copy of an earlier job (same items, a new job id).
         g.MapPost("/clone_repeat", async (HttpRequest req, JobEngine jobs, LunStatus status, CancellationToken ct) =>
@@ -86,9 +93,13 @@ public static class LunCloneApi
                 (dsts, wwns) = ([.. items.Select(i => i.Dst)], [.. items.Select(i => i.Wwn)]);
             }
             return await Submit(jobs, status, job.Type, obj, dsts, wwns, ct);
-        });
+        }).Accepts<LunRepeatRequest>("application/json").Produces<LunJobAccepted>(StatusCodes.Status201Created)
+            .Operation("LunCloneRepeat", "Re-queue a copy of an earlier LUN job (same items, a new job id)")
+            .LunErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
+
+    private static IResult CloneTest() => Results.Text("""{"status":"ok","message":"test"}""", "application/json");
 
     private static CairnException UnknownJob() => CairnException.NotFound("unknown job id");
 
@@ -96,6 +107,6 @@ public static class LunCloneApi
     {
         var job = await LunJobs.SubmitAsync(jobs, type, request, dsts, wwns, ct);
         status.Submitted(job, dsts.Count);
-        return Results.Text(JsonSerializer.Serialize(new { status = "ok", job_id = job.Id.ToString() }), "application/json", statusCode: StatusCodes.Status201Created);
+        return Results.Text(JsonSerializer.Serialize(new LunJobAccepted("ok", job.Id.ToString()), CairnJsonContext.Default.LunJobAccepted), "application/json", statusCode: StatusCodes.Status201Created);
     }
 }

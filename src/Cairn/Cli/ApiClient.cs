@@ -3,8 +3,8 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using Cairn.Core;
+using System.Text.Json.Serialization.Metadata;
+using Cairn.Contracts;
 
 namespace Cairn.Cli;
 
@@ -68,19 +68,52 @@ internal sealed class ApiClient : IDisposable
 
     public static string Path(string name) => string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
-    public Task<JsonNode?> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
-    public Task<JsonNode?> PostAsync(string path, JsonObject? body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
-    public Task<JsonNode?> PatchAsync(string path, JsonObject? body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
-    public Task<JsonNode?> DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
+    // Every body goes out and comes back through the contracts the server uses (Cairn.Contracts), with their
+    // source-generated metadata: no reflection, which a CLI run (mostly start-up) would pay for.
 
-    public async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct, string contentType = "application/json")
+    public async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> answer, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Get, path, null, ct), answer);
+
+    public async Task<TOut> PostAsync<TIn, TOut>(string path, TIn body, JsonTypeInfo<TIn> request, JsonTypeInfo<TOut> answer, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Post, path, JsonSerializer.Serialize(body, request), ct), answer);
+
+    public async Task<TOut> PostAsync<TOut>(string path, JsonTypeInfo<TOut> answer, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Post, path, null, ct), answer);
+
+    public async Task<TOut> PatchAsync<TIn, TOut>(string path, TIn body, JsonTypeInfo<TIn> request, JsonTypeInfo<TOut> answer, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Patch, path, JsonSerializer.Serialize(body, request), ct), answer);
+
+    public async Task<TOut> PutAsync<TIn, TOut>(string path, TIn body, JsonTypeInfo<TIn> request, JsonTypeInfo<TOut> answer, string contentType, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Put, path, JsonSerializer.Serialize(body, request), ct, contentType), answer);
+
+    public async Task<TOut> DeleteAsync<TOut>(string path, JsonTypeInfo<TOut> answer, CancellationToken ct) =>
+        Read(await SendAsync(HttpMethod.Delete, path, null, ct), answer);
+
+    /// <summary>A call answered with no body (204).</summary>
+    public Task DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
+
+    /// <summary>An answer read as the contract <typeparamref name="T"/>.</summary>
+    public static T Read<T>(string text, JsonTypeInfo<T> answer)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(text, answer) ?? throw new CliError("the server sent an empty answer");
+        }
+        catch (JsonException ex)
+        {
+            throw new CliError($"the server sent an answer this CLI does not understand ({ex.Message.Split(". ")[0]})");
+        }
+    }
+
+    /// <summary>Sends a request with an optional JSON body; returns the answer's text, or throws on an error answer.</summary>
+    public async Task<string> SendAsync(HttpMethod method, string path, string? body, CancellationToken ct, string contentType = "application/json")
     {
         string text;
         if (SocketPath is not null)
         {
             // A local server: one small synchronous request over its socket (see UnixHttp).
             int status;
-            try { (status, text) = UnixHttp.Send(SocketPath, method.Method, path, contentType, body?.ToJsonString()); }
+            try { (status, text) = UnixHttp.Send(SocketPath, method.Method, path, contentType, body); }
             catch (SocketException ex) { throw Unreachable(ex); }
             catch (IOException ex) { throw new CliError($"the Cairn server at {Endpoint} broke off: {ex.Message}"); }
             if (status is < 200 or > 299) throw new CliError(ErrorMessage((HttpStatusCode)status, text));
@@ -88,11 +121,11 @@ internal sealed class ApiClient : IDisposable
         else
         {
             using var req = new HttpRequestMessage(method, path);
-            if (body is not null) req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, contentType); // no reflection: a CLI run is mostly start-up
+            if (body is not null) req.Content = new StringContent(body, Encoding.UTF8, contentType);
             using var resp = await SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
             text = await resp.Content.ReadAsStringAsync(ct);
         }
-        return text.Length == 0 ? null : JsonNode.Parse(text);
+        return text;
     }
 
     private CliError Unreachable(Exception ex)
@@ -127,10 +160,11 @@ internal sealed class ApiClient : IDisposable
 
     private static string ErrorMessage(HttpStatusCode code, string body)
     {
+        // The admin API's error body, or the LUN clone API's.
         try
         {
-            var node = JsonNode.Parse(body);
-            var msg = node?["error"]?["message"]?.GetValue<string>() ?? node?["reason"]?.GetValue<string>();
+            var msg = JsonSerializer.Deserialize(body, CairnJsonContext.Default.ApiError)?.Error?.Message
+                ?? JsonSerializer.Deserialize(body, CairnJsonContext.Default.LunError)?.Reason;
             if (msg is not null) return msg;
         }
         catch (JsonException) { }

@@ -66,23 +66,7 @@ internal static class CairnCli
                 Put("TgtControlPort", pr.GetValue(tgtPort));
                 Put("Pools", pr.GetValue(pools));
                 cb.AddInMemoryCollection(overrides);
-                var options = new CairnOptions();
-                // Environment variables use underscores: CAIRN_TLS_CERT → TlsCert.
-                var cfg = cb.Build();
-                foreach (var p in typeof(CairnOptions).GetProperties())
-                {
-                    var snake = string.Concat(p.Name.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
-                    var v = cfg[p.Name] ?? cfg[snake];
-                    if (v is null) continue;
-                    object value;
-                    if (p.PropertyType == typeof(int))
-                        value = int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i
-                            : throw CairnException.Invalid($"setting {p.Name} (CAIRN_{snake}): '{v}' is not a whole number");
-                    else if (p.PropertyType == typeof(bool))
-                        value = bool.TryParse(v, out var b) ? b : throw CairnException.Invalid($"setting {p.Name} (CAIRN_{snake}): '{v}' is not true or false");
-                    else value = v;
-                    p.SetValue(options, value);
-                }
+                var options = CairnOptionsBinder.Bind(cb.Build(), new CairnOptions());
                 return await ServerHost.RunAsync(options, ct);
             }
             catch (CairnException e)

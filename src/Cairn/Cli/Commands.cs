@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Cairn.Contracts;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Cairn.Core;
 using Cairn.Core.Storage;
 using Cairn.Core.Transfer;
@@ -60,8 +60,8 @@ internal static class Commands
         var create = new Command("create", "Create a thin volume") { name, size, parents };
         create.Handle(async (pr, api, ct) =>
         {
-            var n = await api.PostAsync("cairn/v1/volumes", new JsonObject { ["name"] = pr.GetValue(name), ["size"] = ParseSize(pr.GetValue(size)!), ["parents"] = pr.GetValue(parents) }, ct);
-            Show(pr, n);
+            var body = new CreateVolumeRequest(pr.GetValue(name), Fields.Size(ParseSize(pr.GetValue(size)!)), pr.GetValue(parents));
+            Show(pr, await api.PostAsync("cairn/v1/volumes", body, Json.CreateVolumeRequest, Json.VolumeDto, ct), Json.VolumeDto);
         });
 
         var file = new Argument<string>("FILE") { Description = "Raw image file" };
@@ -72,11 +72,11 @@ internal static class Commands
             var path = pr.GetValue(file)!;
             if (!File.Exists(path)) throw new CliError($"file {path} does not exist");
             var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
-            JsonNode? n;
+            ImportAnswer n;
             if (api.SocketPath is not null)
             {
                 // A local server reads the file itself: no copy through a socket.
-                n = await api.SendAsync(HttpMethod.Put, url, new JsonObject { ["path"] = Path.GetFullPath(path) }, ct, SparseStream.LocalFileMediaType);
+                n = await api.PutAsync(url, new LocalFileImport(Path.GetFullPath(path)), Json.LocalFileImport, Json.ImportAnswer, SparseStream.LocalFileMediaType, ct);
             }
             else
             {
@@ -85,10 +85,10 @@ internal static class Commands
                     Content = new StreamingContent((s, c) => ImageFiles.EncodeAsync(path, s, null, c), SparseStream.MediaType).Typed(),
                 };
                 using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
-                n = JsonNode.Parse(await resp.Content.ReadAsStringAsync(ct));
+                n = ApiClient.Read(await resp.Content.ReadAsStringAsync(ct), Json.ImportAnswer);
             }
-            if (pr.GetValue(JsonOut)) Output.Json(n);
-            else Console.WriteLine($"imported {path} into {n?["volume"]?["name"]} ({Output.Size(n?["image_size"])}, {Output.Size(n?["written"])} stored)");
+            if (pr.GetValue(JsonOut)) Output.Json(n, Json.ImportAnswer);
+            else Console.WriteLine($"imported {path} into {n.Volume.Name} ({Output.Size(n.ImageSize)}, {Output.Size(n.Written)} stored)");
         });
 
         var export = new Command("export", "Export a volume or snapshot (NAME@SNAP) to a raw file; holes stay holes") { name, file };
@@ -101,7 +101,7 @@ internal static class Commands
             await using var body = await resp.Content.ReadAsStreamAsync(ct);
             var (sz, written) = await ImageFiles.DecodeAsync(body, path, ct);
             if (!pr.GetValue(JsonOut)) Console.WriteLine($"exported {pr.GetValue(name)} to {path} ({Sizes.Format(sz)}, {Sizes.Format(written)} of data)");
-            else Output.Json(new JsonObject { ["file"] = path, ["size"] = sz, ["written"] = written });
+            else Output.Json(new ExportedImage(path, sz, written), CliJsonContext.Default.ExportedImage);
         });
 
         var root = new Argument<string?>("ROOT") { Description = "Only this dataset and what is under it", Arity = ArgumentArity.ZeroOrOne };
@@ -109,18 +109,19 @@ internal static class Commands
         list.Handle(async (pr, api, ct) =>
         {
             var r = pr.GetValue(root);
-            var n = await api.GetAsync("cairn/v1/volumes" + (r is null ? "" : "?root=" + Uri.EscapeDataString(r)), ct);
-            if (pr.GetValue(JsonOut)) { Output.Json(n); return; }
+            var n = await api.GetAsync("cairn/v1/volumes" + (r is null ? "" : "?root=" + Uri.EscapeDataString(r)), Json.VolumeDtoArray, ct);
+            if (pr.GetValue(JsonOut)) { Output.Json(n, Json.VolumeDtoArray); return; }
             Output.Table(["NAME", "TYPE", "SIZE", "USED", "REFER", "ORIGIN", "STATUS"],
-                n!.AsArray().Select(v => new[] { Output.Str(v!["name"]), Output.Str(v["type"]), v["type"]!.GetValue<string>() == "folder" ? "-" : Output.Size(v["size"]),
-                    Output.Size(v["used"]), Output.Size(v["referenced"]), Output.Str(v["origin"]), Output.Str(v["status"]) }));
+                n.Select(v => new[] { v.Name, v.Type, v.Type == "folder" ? "-" : Output.Size(v.Size),
+                    Output.Size(v.Used), Output.Size(v.Referenced), Output.Str(v.Origin), v.Status }));
         });
 
         var show = new Command("show", "Show one volume") { name };
-        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", ct)));
+        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", Json.VolumeDto, ct), Json.VolumeDto));
 
         var resize = new Command("resize", "Grow a volume") { name, size };
-        resize.Handle(async (pr, api, ct) => Show(pr, await api.PatchAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}", new JsonObject { ["size"] = ParseSize(pr.GetValue(size)!) }, ct)));
+        resize.Handle(async (pr, api, ct) => Show(pr, await api.PatchAsync($"cairn/v1/volumes/{ApiClient.Path(pr.GetValue(name)!)}",
+            new ResizeRequest(Fields.Size(ParseSize(pr.GetValue(size)!))), Json.ResizeRequest, Json.VolumeDto, ct), Json.VolumeDto));
 
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Also destroy its own snapshots (never other volumes' clones)" };
         var destroy = new Command("destroy", "Destroy a volume or folder") { name, recursive };
@@ -146,7 +147,8 @@ internal static class Commands
         var name = new Argument<string>("NAME");
         var parents = new Option<bool>("--parents", "-p") { Description = "Create missing parent folders" };
         var create = new Command("create", "Create a folder") { name, parents };
-        create.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/folders", new JsonObject { ["name"] = pr.GetValue(name), ["parents"] = pr.GetValue(parents) }, ct)));
+        create.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/folders",
+            new CreateFolderRequest(pr.GetValue(name), pr.GetValue(parents)), Json.CreateFolderRequest, Json.VolumeDto, ct), Json.VolumeDto));
         folder.Subcommands.Add(create);
         return folder;
     }
@@ -158,23 +160,23 @@ internal static class Commands
         var create = new Command("create", "Take a read-only snapshot") { snap };
         create.Handle(async (pr, api, ct) =>
         {
-            var n = await api.PostAsync("cairn/v1/snapshots", new JsonObject { ["name"] = pr.GetValue(snap) }, ct);
-            if (pr.GetValue(JsonOut)) Output.Json(n);
-            else Console.WriteLine($"created snapshot {n?["name"]}");
+            var n = await api.PostAsync("cairn/v1/snapshots", new CreateSnapshotRequest(pr.GetValue(snap)), Json.CreateSnapshotRequest, Json.SnapshotDto, ct);
+            if (pr.GetValue(JsonOut)) Output.Json(n, Json.SnapshotDto);
+            else Console.WriteLine($"created snapshot {n.Name}");
         });
         var volume = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne, Description = "Only this volume's snapshots" };
         var list = new Command("list", "List snapshots") { volume };
         list.Handle(async (pr, api, ct) =>
         {
             var v = pr.GetValue(volume);
-            var n = await api.GetAsync("cairn/v1/snapshots" + (v is null ? "" : "?volume=" + Uri.EscapeDataString(v)), ct);
-            if (pr.GetValue(JsonOut)) { Output.Json(n); return; }
+            var n = await api.GetAsync("cairn/v1/snapshots" + (v is null ? "" : "?volume=" + Uri.EscapeDataString(v)), Json.SnapshotDtoArray, ct);
+            if (pr.GetValue(JsonOut)) { Output.Json(n, Json.SnapshotDtoArray); return; }
             Output.Table(["NAME", "USED", "REFER", "CLONES", "CREATED"],
-                n!.AsArray().Select(s => new[] { Output.Str(s!["name"]), Output.Size(s["used"]), Output.Size(s["referenced"]),
-                    s["clones"]!.AsArray().Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Output.Time(s["created"]) }));
+                n.Select(s => new[] { s.Name, Output.Size(s.Used), Output.Size(s.Referenced),
+                    s.Clones.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Output.Time(s.Created) }));
         });
         var show = new Command("show", "Show one snapshot") { snap };
-        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/snapshots/{ApiClient.Path(pr.GetValue(snap)!)}", ct)));
+        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/snapshots/{ApiClient.Path(pr.GetValue(snap)!)}", Json.SnapshotDto, ct), Json.SnapshotDto));
         var destroy = new Command("destroy", "Destroy a snapshot (refused while it has clones)") { snap };
         destroy.Handle(async (pr, api, ct) =>
         {
@@ -194,7 +196,8 @@ internal static class Commands
         var dst = new Argument<string>("DST");
         var parents = new Option<bool>("--parents", "-p") { Description = "Create missing parent folders" };
         var clone = new Command("clone", "Make a writable copy-on-write clone of a snapshot") { src, dst, parents };
-        clone.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/clones", new JsonObject { ["source"] = pr.GetValue(src), ["target"] = pr.GetValue(dst), ["parents"] = pr.GetValue(parents) }, ct)));
+        clone.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync("cairn/v1/clones",
+            new CloneRequest(pr.GetValue(src), pr.GetValue(dst), pr.GetValue(parents)), Json.CloneRequest, Json.VolumeDto, ct), Json.VolumeDto));
         return clone;
     }
 
@@ -206,23 +209,23 @@ internal static class Commands
 
         var create = new Command("create", "Create a pool (zfs: adopt the zpool of that name)") { name, engine };
         create.Handle(async (pr, api, ct) =>
-            Show(pr, await api.PostAsync("cairn/v1/pools", new JsonObject { ["name"] = pr.GetValue(name), ["engine"] = pr.GetValue(engine) }, ct)));
+            Show(pr, await api.PostAsync("cairn/v1/pools", new CreatePoolRequest(pr.GetValue(name), pr.GetValue(engine)), Json.CreatePoolRequest, Json.PoolDto, ct), Json.PoolDto));
 
         var list = new Command("list", "List pools with their engine and space");
         list.Handle(async (pr, api, ct) =>
         {
-            var n = await api.GetAsync("cairn/v1/pools", ct);
-            if (pr.GetValue(JsonOut)) { Output.Json(n); return; }
+            var n = await api.GetAsync("cairn/v1/pools", Json.PoolDtoArray, ct);
+            if (pr.GetValue(JsonOut)) { Output.Json(n, Json.PoolDtoArray); return; }
             Output.Table(["NAME", "ENGINE", "HEALTH", "SIZE", "ALLOC", "FREE", "DATASETS", "SNAPSHOTS"],
-                ((JsonArray)n!).Select(p => new[]
+                n.Select(p => new[]
                 {
-                    Output.Str(p!["name"]), Output.Str(p["engine"]), Output.Str(p["health"]), Output.Size(p["size"]), Output.Size(p["allocated"]),
-                    Output.Size(p["free"]), Output.Str(p["datasets"]), Output.Str(p["snapshots"]),
+                    p.Name, p.Engine, p.Health, Output.Size(p.Size), Output.Size(p.Allocated),
+                    Output.Size(p.Free), Output.Str(p.Datasets), Output.Str(p.Snapshots),
                 }));
         });
 
         var show = new Command("show", "Show one pool") { name };
-        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync("cairn/v1/pools/" + Uri.EscapeDataString(pr.GetValue(name)!), ct)));
+        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync("cairn/v1/pools/" + Uri.EscapeDataString(pr.GetValue(name)!), Json.PoolDto, ct), Json.PoolDto));
 
         pool.Subcommands.Add(create);
         pool.Subcommands.Add(list);
@@ -230,9 +233,14 @@ internal static class Commands
         return pool;
     }
 
-    internal static void Show(ParseResult pr, JsonNode? n)
+    /// <summary>The contracts' JSON metadata (source-generated).</summary>
+    internal static CairnJsonContext Json => CairnJsonContext.Default;
+
+    /// <summary>One answer: JSON with <c>--json</c>, else its fields as "key: value" lines.</summary>
+    internal static void Show<T>(ParseResult pr, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
-        if (pr.GetValue(JsonOut) || n is not JsonObject o) Output.Json(n);
+        var n = Output.Node(value, type);
+        if (pr.GetValue(JsonOut) || n is not System.Text.Json.Nodes.JsonObject o) Output.Json(n);
         else Output.Fields(o);
     }
 }

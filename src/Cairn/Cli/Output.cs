@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Cairn.Core;
 
 namespace Cairn.Cli;
@@ -11,6 +13,12 @@ internal static class Output
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static void Json(JsonNode? node) => Console.WriteLine(node?.ToJsonString(Indented) ?? "null");
+
+    /// <summary>Prints an answer as the server sent it (the same contract, the same field names), indented.</summary>
+    public static void Json<T>(T value, JsonTypeInfo<T> type) => Json(Node(value, type));
+
+    /// <summary>An answer as a JSON tree, for the generic printers (<see cref="Fields"/>).</summary>
+    public static JsonNode? Node<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type);
 
     /// <summary>Prints rows as aligned columns with a header.</summary>
     public static void Table(string[] headers, IEnumerable<string[]> rows)
@@ -42,6 +50,14 @@ internal static class Output
         return v.ToJsonString();
     }
 
+    public static string Str(string? s) => s ?? "-";
+
+    public static string Str(long? n) => n is { } v ? v.ToString(CultureInfo.InvariantCulture) : "-";
+
+    public static string Size(long? n) => n is { } v ? Sizes.Format(v) : "-";
+
+    public static string Time(DateTimeOffset? t) => t is { } v ? v.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-";
+
     public static string Size(JsonNode? v) => v is JsonValue jv && jv.TryGetValue<long>(out var n) ? Sizes.Format(n) : "-";
 
     public static string Time(JsonNode? v) =>
@@ -56,3 +72,11 @@ internal static class Output
         return "[" + new string('#', filled) + new string('-', width - filled) + "] " + ((int)(fraction * 100)).ToString(CultureInfo.InvariantCulture).PadLeft(3) + "%";
     }
 }
+
+/// <summary>What <c>cairn volume export --json</c> prints (the CLI's own answer: export itself streams an image).</summary>
+internal sealed record ExportedImage(string File, long Size, long Written);
+
+/// <summary>Source-generated JSON for the CLI's own shapes, in the API's conventions.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ExportedImage))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json.Nodes;
+using Cairn.Contracts;
 
 namespace Cairn.Cli;
 
@@ -22,38 +22,34 @@ internal static class TargetCommands
         create.Handle(async (pr, api, ct) =>
         {
             var first = pr.GetValue(lun);
-            var luns = new JsonArray();
-            foreach (var (v, i) in pr.GetValue(volume)!.Select((v, i) => (v, i))) luns.Add(new JsonObject { ["lun"] = first + i, ["volume"] = v });
-            var body = new JsonObject
-            {
-                ["iqn"] = pr.GetValue(iqn),
-                ["luns"] = luns,
-                ["initiators"] = new JsonArray((pr.GetValue(initiator) ?? []).Select(x => (JsonNode?)x).ToArray()),
-                ["chap_user"] = pr.GetValue(chapUser),
-                ["chap_secret"] = pr.GetValue(chapSecret) ?? (pr.GetValue(chapUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_CHAP_SECRET")),
-                ["mutual_user"] = pr.GetValue(mutualUser),
-                ["mutual_secret"] = pr.GetValue(mutualSecret) ?? (pr.GetValue(mutualUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_MUTUAL_SECRET")),
-            };
-            Show(pr, await api.PostAsync("cairn/v1/targets", body, ct));
+            var body = new CreateTargetRequest(
+                Iqn: pr.GetValue(iqn),
+                Luns: [.. pr.GetValue(volume)!.Select((v, i) => new TargetLunRequest(first + i, v))],
+                Initiators: pr.GetValue(initiator) ?? [],
+                ChapUser: pr.GetValue(chapUser),
+                ChapSecret: pr.GetValue(chapSecret) ?? (pr.GetValue(chapUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_CHAP_SECRET")),
+                MutualUser: pr.GetValue(mutualUser),
+                MutualSecret: pr.GetValue(mutualSecret) ?? (pr.GetValue(mutualUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_MUTUAL_SECRET")));
+            Show(pr, await api.PostAsync("cairn/v1/targets", body, Json.CreateTargetRequest, Json.TargetDto, ct));
         });
 
         var list = new Command("list", "List targets");
         list.Handle(async (pr, api, ct) =>
         {
-            var n = await api.GetAsync("cairn/v1/targets", ct);
-            if (pr.GetValue(Commands.JsonOut)) { Output.Json(n); return; }
-            Output.Table(["IQN", "LUNS", "INITIATORS", "CHAP", "SESSIONS"], n!.AsArray().Select(t => new[]
+            var n = await api.GetAsync("cairn/v1/targets", Json.TargetDtoArray, ct);
+            if (pr.GetValue(Commands.JsonOut)) { Output.Json(n, Json.TargetDtoArray); return; }
+            Output.Table(["IQN", "LUNS", "INITIATORS", "CHAP", "SESSIONS"], n.Select(t => new[]
             {
-                Output.Str(t!["iqn"]),
-                string.Join(",", t["luns"]!.AsArray().Select(l => $"{l!["lun"]}:{l["volume"]}{(l["read_only"]!.GetValue<bool>() ? "(ro)" : "")}")),
-                t["initiators"]!.AsArray().Count == 0 ? "-" : string.Join(",", t["initiators"]!.AsArray().Select(i => i!.GetValue<string>())),
-                t["mutual_user"] is not null ? "mutual" : t["chap_user"] is not null ? "one-way" : "none",
-                t["sessions"]!.GetValue<int>().ToString(CultureInfo.InvariantCulture),
+                t.Iqn,
+                string.Join(",", t.Luns.Select(l => $"{l.Lun.ToString(CultureInfo.InvariantCulture)}:{l.Volume}{(l.ReadOnly ? "(ro)" : "")}")),
+                t.Initiators.Count == 0 ? "-" : string.Join(",", t.Initiators),
+                t.MutualUser is not null ? "mutual" : t.ChapUser is not null ? "one-way" : "none",
+                t.Sessions.ToString(CultureInfo.InvariantCulture),
             }));
         });
 
         var show = new Command("show", "Show a target") { iqn };
-        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}", ct)));
+        show.Handle(async (pr, api, ct) => Show(pr, await api.GetAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}", Json.TargetDto, ct)));
 
         var delete = new Command("delete", "Delete a target; its live sessions are ended") { iqn };
         delete.Handle(async (pr, api, ct) =>
@@ -64,21 +60,24 @@ internal static class TargetCommands
 
         var init = new Argument<string>("INITIATOR");
         var allow = new Command("allow", "Allow an initiator to log in") { iqn, init };
-        allow.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators", new JsonObject { ["initiator"] = pr.GetValue(init) }, ct)));
+        allow.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators",
+            new InitiatorRequest(pr.GetValue(init)), Json.InitiatorRequest, Json.TargetDto, ct)));
         var deny = new Command("deny", "Remove an initiator; its sessions are ended") { iqn, init };
-        deny.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators/{Uri.EscapeDataString(pr.GetValue(init)!)}", ct)));
+        deny.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators/{Uri.EscapeDataString(pr.GetValue(init)!)}", Json.TargetDto, ct)));
 
         foreach (var c in new[] { create, list, show, delete, allow, deny }) target.Subcommands.Add(c);
         return target;
     }
 
-    private static void Show(ParseResult pr, JsonNode? n)
+    private static CairnJsonContext Json => CairnJsonContext.Default;
+
+    private static void Show(ParseResult pr, TargetDto t)
     {
-        if (pr.GetValue(Commands.JsonOut) || n is not JsonObject o) { Output.Json(n); return; }
-        Console.WriteLine($"iqn:        {o["iqn"]}");
-        foreach (var l in o["luns"]!.AsArray()) Console.WriteLine($"lun {l!["lun"],-6}  {l["volume"]}{(l["read_only"]!.GetValue<bool>() ? " (read-only)" : "")}");
-        Console.WriteLine($"initiators: {(o["initiators"]!.AsArray().Count == 0 ? "(none: nobody may log in)" : string.Join(", ", o["initiators"]!.AsArray().Select(i => i!.GetValue<string>())))}");
-        Console.WriteLine($"chap:       {(o["chap_user"] is { } u ? $"user {u}" : "none")}{(o["mutual_user"] is { } m ? $", mutual as {m}" : "")}");
-        Console.WriteLine($"sessions:   {o["sessions"]}");
+        if (pr.GetValue(Commands.JsonOut)) { Output.Json(t, Json.TargetDto); return; }
+        Console.WriteLine($"iqn:        {t.Iqn}");
+        foreach (var l in t.Luns) Console.WriteLine($"lun {l.Lun.ToString(CultureInfo.InvariantCulture),-6}  {l.Volume}{(l.ReadOnly ? " (read-only)" : "")}");
+        Console.WriteLine($"initiators: {(t.Initiators.Count == 0 ? "(none: nobody may log in)" : string.Join(", ", t.Initiators))}");
+        Console.WriteLine($"chap:       {(t.ChapUser is { } u ? $"user {u}" : "none")}{(t.MutualUser is { } m ? $", mutual as {m}" : "")}");
+        Console.WriteLine($"sessions:   {t.Sessions.ToString(CultureInfo.InvariantCulture)}");
     }
 }

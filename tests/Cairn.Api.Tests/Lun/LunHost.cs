@@ -39,6 +39,8 @@ public sealed class LunHost : IAsyncDisposable
     public VolumeService Volumes { get; private set; } = null!;
     public TargetService Targets { get; private set; } = null!;
     public JobEngine Jobs { get; private set; } = null!;
+    /// <summary>The host's container (endpoints, options).</summary>
+    public IServiceProvider Services => _app.Services;
 
     public static async Task<LunHost> StartAsync(string? dir = null, bool withImage = true)
     {
