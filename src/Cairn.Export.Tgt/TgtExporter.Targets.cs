@@ -58,7 +58,7 @@ public sealed partial class TgtExporter
         {
             await EnsureAccountAsync(mutual, live, ct);
             if (cur?.OutgoingAccount != mutual.User || live.Recreated(mutual.User))
-                await _adm.MustAsync("account", "bind", ["--tid", tidArg, "--user", mutual.User, "--outgoing"], ct, tolerated: "already exists");
+                await _adm.MustAsync("account", "bind", ["--tid", tidArg, "--user", mutual.User, "--outgoing"], ct, tolerated: "already has an outgoing account");
         }
 
         // The allow-list: tgt refuses the login of, and hides in SendTargets from, every initiator not in its ACL.
@@ -106,7 +106,7 @@ public sealed partial class TgtExporter
                 {
                     var args = new List<string> { "--tid", TgtAdm.N(t.Tid), "--user", user };
                     if (t.OutgoingAccount == user) args.Add("--outgoing");
-                    await _adm.MustAsync("account", "bind", args, ct, tolerated: "already exists");
+                    await _adm.MustAsync("account", "bind", args, ct, tolerated: t.OutgoingAccount == user ? "already has an outgoing account" : "already exists");
                     await _adm.MustAsync("target", "update", ["--tid", TgtAdm.N(t.Tid), "--name", "state", "--value", "ready"], ct);
                 }
             }

@@ -32,7 +32,7 @@ public sealed record TgtOptions
     /// <summary>Checks the options and that tgtadm can be found, before anything runs.</summary>
     public void Validate()
     {
-        if (ControlPort is < 0 or > 65535) throw CairnException.Invalid("tgt control port must be between 0 and 65535");
+        if (ControlPort is < 0 or > 32767) throw CairnException.Invalid("tgt control port must be between 0 and 32767 (tgtd -C takes no more)");
         if (FirstTid < 1) throw CairnException.Invalid("tgt: the first target id must be positive");
         if (Parallelism is < 1 or > 64) throw CairnException.Invalid("tgt: parallelism must be between 1 and 64");
         if (Find(TgtAdm) is null)
