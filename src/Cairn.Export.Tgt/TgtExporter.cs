@@ -160,8 +160,9 @@ public sealed partial class TgtExporter : ITargetExporter
                 await EnsureAsync(t, live, ct2);
                 lock (_state) _applied[t.Iqn] = t;
             }
-            catch (CairnException e)
+            catch (Exception e) when (e is CairnException or IOException)
             {
+                // One target that cannot be set up (its volume is gone, tgtadm refused) does not stop the others.
                 Log.TargetFailed(_log, t.Iqn, e.Message);
                 lock (failures) failures.Add($"target {t.Iqn}: {e.Message}");
             }
