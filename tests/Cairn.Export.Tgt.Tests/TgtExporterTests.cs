@@ -119,6 +119,22 @@ public sealed class TgtExporterTests : IClassFixture<TgtdFixture>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_snapshot_lun_is_exported_read_only_next_to_its_volume()
+    {
+        var v = await VolumeAsync(24 << 20);
+        await _zfs.Engine.CreateSnapshotAsync(v, "s1", Ct);
+        var iqn = NewIqn();
+        var t = new TargetRecord(iqn, [new TargetLun(0, v), new TargetLun(3, v, "s1")], [Initiator], null, null, null, DateTimeOffset.UtcNow);
+        await Apply(_exporter, new TargetChange(null, t));
+
+        var live = (await LiveAsync()).Single(x => x.Name == iqn);
+        Assert.Equal([(1, false), (4, true)], live.Luns.Select(l => (l.Lun, l.ReadOnly)).Order());
+        Assert.Equal(await _zfs.Engine.GetBackingPathAsync(v, "s1", Ct), live.Luns.Single(l => l.Lun == 4).Path);
+        Assert.Equal(24L << 20, await CapacityAsync(Initiator, Url(iqn, lun: 4)));
+        await Apply(_exporter, new TargetChange(t, null));
+    }
+
+    [Fact]
     public async Task An_unlisted_initiator_is_refused_at_login_and_does_not_discover_the_target()
     {
         var iqn = NewIqn();
