@@ -109,7 +109,7 @@ public sealed class CairnOptions
         if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid("--data: empty directory");
         if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid("job concurrency must be between 1 and 256");
         if (Exporter is not ("cairn" or "tgt")) throw CairnException.Invalid($"exporter: '{Exporter}' is not cairn or tgt");
-        if (TgtControlPort is < 0 or > 65535) throw CairnException.Invalid("tgt control port must be between 0 and 65535");
+        if (TgtControlPort is < 0 or > 32767) throw CairnException.Invalid("tgt control port must be between 0 and 32767 (tgtd -C takes no more)");
         DeclaredPools();
         if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"iscsi medium: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid("--tls-cert and --tls-key go together");

@@ -11,6 +11,7 @@ using Cairn.Core.Transfer;
 using Cairn.Core.Workflows;
 using Cairn.Engine;
 using Cairn.Engine.Zfs;
+using Cairn.Export.Tgt;
 using Cairn.Iscsi.Target;
 using Cairn.Store;
 
@@ -74,11 +75,17 @@ public static class CairnServiceCollectionExtensions
         return s;
     }
 
-    /// <summary>The exporter chosen by <see cref="CairnOptions.Exporter"/>; Cairn's own iSCSI target is always listening.</summary>
+    /// <summary>The exporter chosen by <see cref="CairnOptions.Exporter"/> (cairn or tgt); Cairn's own iSCSI target is always listening (with tgt it exports nothing).</summary>
     public static IServiceCollection AddCairnExporters(this IServiceCollection s, CairnOptions options)
     {
         s.AddSingleton<CairnExporter>();
         s.AddSingleton(new ExporterFactory("cairn", sp => sp.GetRequiredService<CairnExporter>()));
+        // tgt: a running tgtd on the control port, driven through tgtadm; checked (tgtadm on PATH) when the host starts.
+        s.AddSingleton(new ExporterFactory("tgt", sp => new TgtExporter(
+            new TgtOptions { ControlPort = options.TgtControlPort },
+            sp.GetRequiredService<IExportContext>(),
+            sp.GetRequiredService<IProcessRunner>(),
+            sp.GetRequiredService<ILogger<TgtExporter>>())));
         s.AddSingleton(sp =>
         {
             var factories = sp.GetServices<ExporterFactory>().ToList();

@@ -34,6 +34,12 @@ public interface ITargetExporter : IAsyncDisposable
     /// <summary>"cairn", "tgt", …</summary>
     string Kind { get; }
 
+    /// <summary>
+    /// Checks, before anything is committed, that this exporter can export <paramref name="target"/> (e.g. tgt needs
+    /// volumes with backing files); throws a <see cref="CairnException"/> that says why and what to do instead.
+    /// </summary>
+    Task ValidateAsync(TargetRecord target, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Applies committed changes, in commit order. Must be idempotent: a retry may apply a change twice.</summary>
     Task ApplyAsync(IReadOnlyList<TargetChange> changes, CancellationToken ct);
 

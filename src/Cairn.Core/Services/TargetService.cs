@@ -48,7 +48,7 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
         return r[0].Error is { } e ? throw e : r[0].Target!;
     }
 
-    /// <summary>Validates a spec fully (names, LUNs, volumes, secrets) without changing anything.</summary>
+    /// <summary>Validates a spec fully (names, LUNs, volumes, secrets, and what the exporter can export) without changing anything.</summary>
     public async Task<TargetRecord> ValidateAsync(TargetSpec spec, CancellationToken ct = default)
     {
         var iqn = Iqn.Normalize(spec.Iqn, "target name");
@@ -79,7 +79,10 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
             throw CairnException.Invalid("the mutual CHAP secret must differ from the CHAP secret (RFC 7143 §12.1.3)");
         if (spec.Portal is not null && !System.Net.IPEndPoint.TryParse(spec.Portal, out _))
             throw CairnException.Invalid($"portal '{spec.Portal}' is not ADDR:PORT");
-        return new TargetRecord(iqn, [.. spec.Luns.OrderBy(l => l.Lun)], initiators, chap, mutual, spec.Portal, DateTimeOffset.UtcNow);
+        var record = new TargetRecord(iqn, [.. spec.Luns.OrderBy(l => l.Lun)], initiators, chap, mutual, spec.Portal, DateTimeOffset.UtcNow);
+        // What only the exporter knows (tgt: the pool's engine must give backing files).
+        await export.Exporter.ValidateAsync(record, ct);
+        return record;
     }
 
     private ChapCredential? Chap(string? user, string? secret, string what)
