@@ -50,6 +50,7 @@ public sealed class TgtExporterTests : IClassFixture<TgtdFixture>, IAsyncLifetim
     {
         await _exporter.DisposeAsync();
         _embedded?.Dispose();
+        _router.Dispose(); // routes only; the engines are the fixtures' own
         try { Directory.Delete(_embeddedDir, recursive: true); } catch (IOException) { }
     }
 
@@ -77,7 +78,7 @@ public sealed class TgtExporterTests : IClassFixture<TgtdFixture>, IAsyncLifetim
         return await ProcessRunner.Default.RunAsync(new ProcessSpec(tool, args) { Timeout = TimeSpan.FromSeconds(60), Environment = env }, Ct);
     }
 
-    private async Task<long?> CapacityAsync(string initiator, string url, IReadOnlyDictionary<string, string?>? env = null)
+    private static async Task<long?> CapacityAsync(string initiator, string url, IReadOnlyDictionary<string, string?>? env = null)
     {
         var r = await LibiscsiAsync("iscsi-readcapacity16", ["-i", initiator, url], env);
         if (!r.Succeeded) return null;

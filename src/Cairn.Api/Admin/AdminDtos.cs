@@ -11,6 +11,7 @@ namespace Cairn.Api.Admin;
 /// Builds the admin API's answers (the Cairn.Contracts records) from core views. Static extensions, so that the
 /// contracts stay free of core types while <c>VolumeDto.From(view)</c> reads as before.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1708", Justification = "C# 14 extension blocks: the analyzer sees each extension(T) block as a member named after its receiver type")]
 public static class AdminDtos
 {
     extension(VolumeDto)
