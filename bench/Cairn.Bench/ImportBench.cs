@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -97,20 +98,13 @@ internal static class ImportBench
 
     private static double Time(string cmd, params string[] args)
     {
-        var psi = new ProcessStartInfo(cmd) { UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        var sw = Stopwatch.StartNew();
-        using var p = Process.Start(psi)!;
-        p.WaitForExit();
-        return p.ExitCode == 0 ? sw.Elapsed.TotalSeconds : -1;
+        var r = Commands.RunAsync(cmd, args, TimeSpan.FromMinutes(30)).GetAwaiter().GetResult();
+        return r.Succeeded ? r.Elapsed.TotalSeconds : -1;
     }
 
     private static long Allocated(string path)
     {
-        var psi = new ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        var parts = p.StandardOutput.ReadToEnd().Trim().Split(' ');
-        p.WaitForExit();
+        var parts = Commands.Run("stat", "-c", "%b %B", path).ThrowIfFailed().StdOut.Trim().Split(' ');
         return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

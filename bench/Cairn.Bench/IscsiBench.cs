@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -194,19 +195,10 @@ internal static partial class IscsiBench
 
     private static string RunTool(string tool, IEnumerable<string> args, TimeSpan limit)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var outp = p.StandardOutput.ReadToEndAsync();
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(true);
-            throw new InvalidOperationException($"{tool} did not finish in {limit.TotalSeconds} s");
-        }
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{tool} failed ({p.ExitCode}): {err.Result}{outp.Result}");
-        return outp.Result + err.Result;
+        var r = Commands.RunAsync(tool, args, limit).GetAwaiter().GetResult();
+        if (r.TimedOut) throw new InvalidOperationException($"{tool} did not finish in {limit.TotalSeconds} s");
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{tool} failed ({r.ExitCode}): {r.StdErr}{r.StdOut}");
+        return r.StdOut + r.StdErr;
     }
 
     private static void MakeRandomFile(string path, long size)

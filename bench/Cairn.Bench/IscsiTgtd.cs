@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -79,14 +80,11 @@ internal sealed class TgtdProcess : IDisposable
     /// <summary>Runs tgtadm against this tgtd; with <paramref name="check"/>, a failure throws.</summary>
     public int Adm(bool check, params string[] args)
     {
-        var psi = new ProcessStartInfo("tgtadm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-C", _control.ToString(CultureInfo.InvariantCulture), "--lld", "iscsi" }.Concat(args)) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(15000)) { p.Kill(); throw new InvalidOperationException("tgtadm hung"); }
-        if (check && p.ExitCode != 0) throw new InvalidOperationException($"tgtadm {string.Join(' ', args)} failed: {err.Result.Trim()}");
-        return p.ExitCode;
+        var r = Commands.RunAsync("tgtadm", new[] { "-C", _control.ToString(CultureInfo.InvariantCulture), "--lld", "iscsi" }.Concat(args), TimeSpan.FromSeconds(15))
+            .GetAwaiter().GetResult();
+        if (r.TimedOut) throw new InvalidOperationException("tgtadm hung");
+        if (check && r.ExitCode != 0) throw new InvalidOperationException($"tgtadm {string.Join(' ', args)} failed: {r.StdErr.Trim()}");
+        return r.ExitCode;
     }
 
     public void Dispose()

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -125,11 +126,7 @@ internal static class LunBench
         if (!File.Exists("/usr/bin/iscsi-ls")) return "not checked (no iscsi-ls)";
         foreach (var i in new[] { 0, n - 1 })
         {
-            var psi = new ProcessStartInfo("/usr/bin/iscsi-ls") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { "-i", Init(prefix, i), $"iscsi://127.0.0.1:{server.IscsiPort}" }) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-            p.WaitForExit();
+            var output = Commands.Run("/usr/bin/iscsi-ls", "-i", Init(prefix, i), $"iscsi://127.0.0.1:{server.IscsiPort}").Output();
             if (!output.Contains(Wwn(prefix, i), StringComparison.Ordinal)) return $"NO ({Wwn(prefix, i)} not listed: {output.Trim()})";
         }
         return "yes (iscsi-ls sees the first and last)";

@@ -18,7 +18,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "lun-zfs":
         return ZfsLunBench.Run(rest);
     case "zfs-clones": return ZfsClonesBench.Run(rest);
+    case "store": return StoreBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones|store> [options]");
         return 2;
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Cairn.Core.Processes;
 using Cairn.Core.Storage;
 using Cairn.Engine.Zfs;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -116,5 +117,5 @@ internal static class ZfsClonesBench
     }
 
     private static ProcessResult Run(string tool, params string[] args) =>
-        ProcessRunner.Default.RunAsync(new ProcessSpec(tool, args)).Result;
+        Commands.Run(tool, args);
 }

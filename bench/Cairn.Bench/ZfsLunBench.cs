@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Cairn.TestSupport;
 
 namespace Cairn.Bench;
 
@@ -125,14 +126,9 @@ internal static class ZfsLunBench
 
     internal static string Run(string tool, string[] args, bool check)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (check && p.ExitCode != 0) throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {err.Result.Trim()}");
-        return output;
+        var r = Commands.Run(tool, args);
+        if (check && !r.Succeeded) throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {r.StdErr.Trim()}");
+        return r.StdOut;
     }
 
     private static string Run(string tool, string a, string b, string c, bool check) => Run(tool, [a, b, c], check);
@@ -172,13 +168,9 @@ internal sealed class ZfsFuse : IDisposable
     {
         try
         {
-            using var p = Process.Start(new ProcessStartInfo("zpool", "list") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })!;
-            p.StandardOutput.ReadToEnd();
-            p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0;
+            return Commands.Run("zpool", "list").Succeeded;
         }
-        catch (System.ComponentModel.Win32Exception)
+        catch (Cairn.Core.CairnException)
         {
             return false;
         }

@@ -72,7 +72,9 @@ public class IoTests
         var snaps = new List<(string, long)>();
         for (int i = 0; i < 5; i++)
         {
-            Thread.Sleep(5);
+            // Each snapshot comes after more writes were acknowledged (counted, not waited for by time).
+            long last = Volatile.Read(ref acked);
+            SpinWait.SpinUntil(() => Volatile.Read(ref acked) >= last + 16 || !writer.IsAlive);
             long before = Volatile.Read(ref acked);
             e.CreateSnapshot("p/v", "s" + i);
             snaps.Add(("s" + i, before));

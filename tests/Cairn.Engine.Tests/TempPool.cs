@@ -17,10 +17,7 @@ internal sealed class TempPool : IDisposable
     /// <summary>Bytes the filesystem actually allocated for the pool's layer files (st_blocks via du).</summary>
     public long DiskUsage()
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("du", ["-s", "-B1", Dir]) { RedirectStandardOutput = true };
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
+        var output = Cairn.TestSupport.Commands.Run("du", "-s", "-B1", Dir).ThrowIfFailed().StdOut;
         return long.Parse(output.Split('\t')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 

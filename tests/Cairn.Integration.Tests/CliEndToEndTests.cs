@@ -4,12 +4,10 @@ using Cairn.Integration.Tests.Support;
 namespace Cairn.Integration.Tests;
 
 /// <summary>The real CLI against a real server process.</summary>
-public sealed class CliEndToEndTests : IAsyncLifetime
+public sealed class CliEndToEndTests(SharedServer shared) : IClassFixture<SharedServer>
 {
-    private CairnProcess _server = null!;
-
-    public async ValueTask InitializeAsync() => _server = await CairnProcess.StartAsync();
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+    // One server for the class: every test works under names of its own (tank/, p/, img/, x/, j/).
+    private readonly CairnProcess _server = shared.Server;
 
     [Fact]
     public async Task Volume_lifecycle_through_the_cli()
@@ -46,7 +44,7 @@ public sealed class CliEndToEndTests : IAsyncLifetime
         (await _server.CliAsync("volume", "destroy", "tank/vm2")).Ok();
         (await _server.CliAsync("volume", "destroy", "tank/vm1", "--recursive")).Ok();
         var after = (await _server.CliAsync("volume", "list", "--json")).Json().AsArray();
-        Assert.DoesNotContain(after, v => v!["type"]!.GetValue<string>() == "volume");
+        Assert.DoesNotContain(after, v => v!["type"]!.GetValue<string>() == "volume" && v["name"]!.GetValue<string>().StartsWith("tank/", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -194,10 +192,7 @@ public sealed class CliEndToEndTests : IAsyncLifetime
 
     private static long AllocatedBytes(string path)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true };
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var parts = p.StandardOutput.ReadToEnd().Trim().Split(' ');
-        p.WaitForExit();
+        var parts = Cairn.TestSupport.Commands.Run("stat", "-c", "%b %B", path).ThrowIfFailed().StdOut.Trim().Split(' ');
         return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

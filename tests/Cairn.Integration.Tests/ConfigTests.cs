@@ -1,4 +1,5 @@
 using Cairn.Integration.Tests.Support;
+using Cairn.TestSupport;
 
 namespace Cairn.Integration.Tests;
 
@@ -18,25 +19,10 @@ public sealed class ConfigTests
         // No --data on the command line: the environment decides.
         var fromEnv = Path.Combine(dir, "from-env");
         var http = CairnProcess.FreePort();
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { CairnProcess.CairnDll, "serve", "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}" }) psi.ArgumentList.Add(a);
-        psi.Environment["CAIRN_DATA"] = fromEnv;
-        psi.Environment["CAIRN_HTTP"] = $"127.0.0.1:{http}";
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        try
-        {
-            using var client = new HttpClient();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                try { if ((await client.GetAsync($"http://127.0.0.1:{http}/healthz")).IsSuccessStatusCode) break; }
-                catch (HttpRequestException) { }
-                Assert.True(DateTime.UtcNow < deadline && !p.HasExited, "server with CAIRN_* settings did not start");
-                await Task.Delay(100);
-            }
-            Assert.True(File.Exists(Path.Combine(fromEnv, "state.db")));
-        }
-        finally { p.Kill(); await p.WaitForExitAsync(); }
+        await using var p = CairnServer.Start(["serve", "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}"],
+            new Dictionary<string, string?> { ["CAIRN_DATA"] = fromEnv, ["CAIRN_HTTP"] = $"127.0.0.1:{http}" });
+        await p.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"));
+        Assert.True(File.Exists(Path.Combine(fromEnv, "state.db")));
     }
 
     [Theory]
@@ -66,12 +52,12 @@ public sealed class ConfigTests
         await using (var off = await CairnProcess.StartAsync(extraArgs: ["--socket", "none"]))
         {
             Assert.False(File.Exists(off.SocketPath));
-            Assert.Contains("socket none", off.Log);
+            Assert.True(await off.WaitForLogAsync("socket none"), off.Log);
         }
         var deep = Path.Combine(TempDir.Create("cairn-deep"), new string('d', 60), new string('e', 60));
         await using var s = await CairnProcess.StartAsync(dataDir: deep);
         Assert.False(File.Exists(s.SocketPath));
-        Assert.Contains("serving without a socket", s.Log);
+        Assert.True(await s.WaitForLogAsync("serving without a socket"), s.Log);
         // A stale socket of a killed server does not stop the next one.
         await using var fresh = await CairnProcess.StartAsync();
         fresh.Kill();

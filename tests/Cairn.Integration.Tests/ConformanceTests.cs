@@ -25,14 +25,9 @@ public sealed partial class ConformanceTests
         (await server.CliAsync("target", "create", Target, "--volume", "conf/lun", "--initiator", Init1, "--initiator", Init2)).Ok();
         var url = $"iscsi://127.0.0.1:{server.IscsiPort}/{Target}/0";
 
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-d", "-S", "-t", "ALL", "-i", Init1, "-I", Init2, url, url }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(20));
-        await p.WaitForExitAsync(cts.Token);
-        var output = await so + await se;
+        var run = await Commands.RunAsync(tool, ["-d", "-S", "-t", "ALL", "-i", Init1, "-I", Init2, url, url], TimeSpan.FromMinutes(20));
+        Assert.False(run.TimedOut, "iscsi-test-cu did not finish in 20 minutes");
+        var output = run.StdOut + run.StdErr;
         var path = Path.Combine(Path.GetTempPath(), "cairn-conformance-ci.txt");
         await File.WriteAllTextAsync(path, output);
 

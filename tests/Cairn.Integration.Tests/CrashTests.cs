@@ -40,6 +40,7 @@ public sealed class CrashTests
             await using var server = await CairnProcess.StartAsync(data);
             using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromSeconds(30) };
             using var stop = new CancellationTokenSource();
+            var (writesBefore, snapsBefore, clonesBefore, jobsBefore) = (acknowledgedWrites.Count, acknowledgedSnaps.Count, acknowledgedClones.Count, jobs.Count);
             var workers = new List<Task>();
             for (int w = 0; w < 3; w++)
             {
@@ -83,7 +84,12 @@ public sealed class CrashTests
                     await Task.Delay(100);
                 }
             }));
-            await Task.Delay(600 + rnd.Next(1200));
+            // Kill at a seeded, varying point counted in acknowledged events (writes, a snapshot, a clone, an accepted
+            // batch job), never after a fixed time, which under load could come before anything was acknowledged.
+            int writesWanted = writesBefore + 20 + rnd.Next(60);
+            await WaitForAsync(() => (acknowledgedWrites.Count >= writesWanted || Volatile.Read(ref nextSlot) >= vols.Length * (VolSize / Slot))
+                && acknowledgedSnaps.Count > snapsBefore
+                && acknowledgedClones.Count > clonesBefore && jobs.Count > jobsBefore, server);
             server.Kill();
             stop.Cancel();
             await Task.WhenAll(workers);
@@ -123,6 +129,17 @@ public sealed class CrashTests
                     Assert.All(job["items"]!.AsArray(), i => Assert.Contains(i!["key"]!.GetValue<string>(), JsonNode.Parse(check.GetStringAsync("/cairn/v1/volumes?root=" + i["key"]!.GetValue<string>()).Result)!.AsArray().Select(v => v!["name"]!.GetValue<string>())));
             }
             await restarted.StopAsync();
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, CairnProcess server)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the workers did not get enough operations acknowledged:\n" + server.Log);
+            Assert.False(server.HasExited, "cairn exited:\n" + server.Log);
+            await Task.Delay(20);
         }
     }
 

@@ -31,6 +31,7 @@ public sealed class IscsiCrashTests
                 (await server.CliAsync("target", "create", Target, "--volume", "k/v", "--initiator", Initiator)).Ok();
             }
             using var stop = new CancellationTokenSource();
+            int ackedBefore = durable.Count;
             var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
             {
                 try
@@ -68,11 +69,13 @@ public sealed class IscsiCrashTests
                 catch (System.Net.Sockets.SocketException) { }
                 catch (OperationCanceledException) { }
             })).ToList();
-            await Task.Delay(800 + round * 400);
+            // Kill once this round has N more acknowledged durable writes (more in the second round), not after a fixed
+            // time: under load a fixed delay sometimes killed the server before any write was acknowledged.
+            await WaitForAsync(() => durable.Count >= ackedBefore + 64 * (round + 1) || writers.All(w => w.IsCompleted), server);
             server.Kill();
             stop.Cancel();
             await Task.WhenAll(writers);
-            Assert.NotEmpty(durable);
+            Assert.True(durable.Count > ackedBefore, $"round {round}: no write was acknowledged before the kill\n{server.Log}");
 
             await using var again = await CairnProcess.StartAsync(data);
             using var http = new HttpClient();
@@ -80,6 +83,17 @@ public sealed class IscsiCrashTests
             foreach (var (slot, seed) in durable)
                 Assert.True(image.AsSpan(slot * Block, Block).SequenceEqual(Pattern(seed)), $"round {round}: durable write to block slot {slot} lost");
             await again.StopAsync();
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, CairnProcess server)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the writers did not get enough writes acknowledged:\n" + server.Log);
+            Assert.False(server.HasExited, "cairn exited:\n" + server.Log);
+            await Task.Delay(20);
         }
     }
 

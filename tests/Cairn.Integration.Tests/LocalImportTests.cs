@@ -12,19 +12,17 @@ namespace Cairn.Integration.Tests;
 /// Import from a file on the server's host: the CLI on that host names the file over the server's Unix socket and the
 /// server reads it itself. Only peers who could read the file anyway (the server's user, root) may do that.
 /// </summary>
-public sealed class LocalImportTests : IAsyncLifetime
+public sealed class LocalImportTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     private const string LocalFile = "application/vnd.cairn.local-file+json";
-    private CairnProcess _server = null!;
-    private string _dir = null!;
+    private readonly string _dir = shared.Dir;
 
-    public async ValueTask InitializeAsync()
+    // One server for the class; the kill -9 test replaces it with the restarted one.
+    private CairnProcess Server
     {
-        _dir = TempDir.Create("cairn-limp");
-        _server = await CairnProcess.StartAsync(Path.Combine(_dir, "data"));
+        get => shared.Server;
+        set => shared.Server = value;
     }
-
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     private string Image(string name, long size, int seed)
     {
@@ -50,29 +48,29 @@ public sealed class LocalImportTests : IAsyncLifetime
     [Fact]
     public async Task The_local_cli_imports_through_the_socket_and_an_acknowledged_import_survives_kill_9()
     {
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_server.SocketPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Server.SocketPath));
         var src = Image("a.img", (24L << 20) + 1000, 1);
-        var imp = (await _server.LocalCliAsync("volume", "import", "img/a", src, "--parents", "--json")).Json();
+        var imp = (await Server.LocalCliAsync("volume", "import", "img/a", src, "--parents", "--json")).Json();
         Assert.Equal(new FileInfo(src).Length, imp["image_size"]!.GetValue<long>());
         Assert.True(imp["written"]!.GetValue<long>() <= 8L << 20, "zero blocks and holes are not stored");
         Assert.False(imp["synced"]!.GetValue<bool>());
-        Assert.Contains("Imported img/a from a server-side file", _server.Log);
+        Assert.True(await Server.WaitForLogAsync("Imported img/a from a server-side file"), Server.Log);
 
         // Without --server, a CLI run next to the data directory finds the socket on its own.
         var src2 = Image("b.img", 8L << 20, 2);
-        var env = new Dictionary<string, string> { ["CAIRN_DATA"] = _server.DataDir };
+        var env = new Dictionary<string, string> { ["CAIRN_DATA"] = Server.DataDir };
         var imp2 = (await CairnProcess.RunCliAsync(["volume", "import", "img/b", src2, "--sync", "--json"], env: env)).Json();
         Assert.True(imp2["synced"]!.GetValue<bool>());
-        Assert.Contains("Imported img/b from a server-side file", _server.Log);
+        Assert.True(await Server.WaitForLogAsync("Imported img/b from a server-side file"), Server.Log);
 
         // kill -9 right after the answer: nothing acknowledged is lost.
-        _server.Kill();
-        await _server.DisposeAsync();
-        _server = await CairnProcess.StartAsync(_server.DataDir);
+        Server.Kill();
+        await Server.DisposeAsync();
+        Server = await CairnProcess.StartAsync(Server.DataDir);
         foreach (var (vol, file) in new[] { ("img/a", src), ("img/b", src2) })
         {
             var back = Path.Combine(_dir, "back.img");
-            (await _server.CliAsync("volume", "export", vol, back)).Ok();
+            (await Server.CliAsync("volume", "export", vol, back)).Ok();
             var expect = await File.ReadAllBytesAsync(file);
             var got = await File.ReadAllBytesAsync(back);
             // The volume is the image rounded up to a sector; the padding reads as zeros.
@@ -86,14 +84,14 @@ public sealed class LocalImportTests : IAsyncLifetime
     public async Task Naming_a_server_side_file_is_refused_off_the_socket_and_bad_paths_change_nothing()
     {
         var src = Image("c.img", 4L << 20, 3);
-        using (var tcp = new HttpClient { BaseAddress = new Uri(_server.Url) })
+        using (var tcp = new HttpClient { BaseAddress = new Uri(Server.Url) })
         {
             using var content = Body(src);
             var r = await tcp.PutAsync("/cairn/v1/volume-data/leak/c?parents=true", content);
             Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
             Assert.Contains("Unix socket", await r.Content.ReadAsStringAsync());
         }
-        using var local = SocketClient(_server.SocketPath);
+        using var local = SocketClient(Server.SocketPath);
         foreach (var (body, why) in new[]
                  {
                      ("{\"path\":\"relative/c.img\"}", "absolute"),
@@ -108,7 +106,7 @@ public sealed class LocalImportTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
             Assert.Contains(why, await r.Content.ReadAsStringAsync());
         }
-        var list = (await _server.CliAsync("volume", "list", "--json")).Json().AsArray();
+        var list = (await Server.CliAsync("volume", "list", "--json")).Json().AsArray();
         Assert.DoesNotContain(list, v => v!["name"]!.GetValue<string>().StartsWith("leak", StringComparison.Ordinal));
     }
 
@@ -123,17 +121,26 @@ public sealed class LocalImportTests : IAsyncLifetime
             Assert.Skip("needs root to run a client as another user");
         }
         // Open the socket to everyone: the peer's credentials must still stop a stranger reading the server's files.
-        File.SetUnixFileMode(_server.SocketPath, (UnixFileMode)0b110_110_110);
-        var psi = new ProcessStartInfo(setpriv) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", curl, "-s", "-w", "\n%{http_code}", "--unix-socket", _server.SocketPath,
-                     "-X", "PUT", "-H", "Content-Type: " + LocalFile, "--data", "{\"path\":\"/etc/shadow\"}", "http://localhost/cairn/v1/volume-data/leak/shadow?parents=true" })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(output.TrimEnd().EndsWith("403", StringComparison.Ordinal), output + await p.StandardError.ReadToEndAsync());
+        var mode = File.GetUnixFileMode(Server.SocketPath);
+        File.SetUnixFileMode(Server.SocketPath, (UnixFileMode)0b110_110_110);
+        try
+        {
+            await StrangerImportIsRefused(setpriv, curl);
+        }
+        finally
+        {
+            File.SetUnixFileMode(Server.SocketPath, mode); // the class's other tests share this server
+        }
+    }
+
+    private async Task StrangerImportIsRefused(string setpriv, string curl)
+    {
+        var run = await Commands.RunAsync(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", curl, "-s", "-w", "\n%{http_code}", "--unix-socket", Server.SocketPath,
+            "-X", "PUT", "-H", "Content-Type: " + LocalFile, "--data", "{\"path\":\"/etc/shadow\"}", "http://localhost/cairn/v1/volume-data/leak/shadow?parents=true"]);
+        var output = run.StdOut;
+        Assert.True(output.TrimEnd().EndsWith("403", StringComparison.Ordinal), output + run.StdErr);
         Assert.Contains("own user or root", output);
-        var list = (await _server.CliAsync("volume", "list", "--json")).Json().AsArray();
+        var list = (await Server.CliAsync("volume", "list", "--json")).Json().AsArray();
         Assert.DoesNotContain(list, v => v!["name"]!.GetValue<string>().StartsWith("leak", StringComparison.Ordinal));
     }
 

@@ -66,8 +66,9 @@ public sealed class LunTlsTests
             var (exit, output) = await Tool.RunAsync(curl, ["-s", "-k", .. args, "-o", "/dev/null", "-w", "%{http_code}", server.Url + "/lun/api/v1.0/clone_test"]);
             Assert.True(exit != 0 && output.Trim() == "000", $"{what}: curl exit {exit}, http {output}");
         }
-        Assert.Contains("not on --client-allow", server.Log, StringComparison.Ordinal);
-        Assert.Contains("does not chain to --client-ca", server.Log, StringComparison.Ordinal);
+        // The server logs each refusal a moment after curl sees it: wait for the lines, not for a time.
+        foreach (var line in new[] { "not on --client-allow", "does not chain to --client-ca" })
+            Assert.True(await server.WaitForLogAsync(line), $"no \"{line}\" in the server log:\n{server.Log}");
     }
 
     [Fact]
@@ -124,51 +125,38 @@ public sealed class LunTlsTests
 /// <summary>A <c>cairn serve</c> process with TLS and client certificates on loopback.</summary>
 internal sealed class TlsServer : IAsyncDisposable
 {
-    private readonly Process _proc;
-    private readonly System.Text.StringBuilder _log = new();
+    private readonly CairnServer _server;
 
-    private TlsServer(Process proc, string url)
+    private TlsServer(CairnServer server, string url)
     {
-        _proc = proc;
+        _server = server;
         Url = url;
     }
 
     public string Url { get; }
-    public string Log { get { lock (_log) return _log.ToString(); } }
+    public string Log => _server.Log;
+
+    public Task<bool> WaitForLogAsync(string text) => _server.WaitForLogAsync(text);
 
     public static async Task<TlsServer> StartAsync(Pki pki, string allow)
     {
         var port = CairnProcess.FreePort();
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { CairnProcess.CairnDll, "serve", "--data", TempDir.Create("cairn-lun-tls"), "--http", $"127.0.0.1:{port}",
+        var server = CairnServer.Start(["serve", "--data", TempDir.Create("cairn-lun-tls"), "--http", $"127.0.0.1:{port}",
             "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}", "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey,
-            "--client-ca", pki.Ca, "--client-allow", allow, "--pools", "na-jbod-02-p01" })
-            psi.ArgumentList.Add(a);
-        var s = new TlsServer(Process.Start(psi)!, $"https://127.0.0.1:{port}");
-        s._proc.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };
-        s._proc.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };
-        s._proc.BeginOutputReadLine();
-        s._proc.BeginErrorReadLine();
-        var sw = Stopwatch.StartNew();
-        while (true)
+            "--client-ca", pki.Ca, "--client-allow", allow, "--pools", "na-jbod-02-p01"]);
+        var s = new TlsServer(server, $"https://127.0.0.1:{port}");
+        await server.WaitReadyAsync(async () =>
         {
-            if (s._proc.HasExited) throw new InvalidOperationException("cairn exited:\n" + s.Log);
             var (exit, output) = await Tool.RunAsync("curl", ["-s", "-k", "--key", pki.P("client.key"), "--cert", pki.P("client.crt"), "-o", "/dev/null", "-w", "%{http_code}", s.Url + "/healthz"]);
-            if (exit == 0 && output.Trim() == "200") return s;
             // The fingerprint test allows only the off-list certificate: readiness is then "the port answers TLS".
-            if (s.Log.Contains("Refused client certificate", StringComparison.Ordinal)) return s;
-            if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("cairn did not become ready:\n" + s.Log);
-            await Task.Delay(100);
-        }
+            return (exit == 0 && output.Trim() == "200") || s.Log.Contains("Refused client certificate", StringComparison.Ordinal);
+        });
+        return s;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_proc.HasExited)
-        {
-            _proc.Kill(entireProcessTree: false);
-            await _proc.WaitForExitAsync();
-        }
-        _proc.Dispose();
+        _server.Kill();
+        await _server.DisposeAsync();
     }
 }

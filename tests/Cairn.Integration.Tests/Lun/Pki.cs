@@ -57,18 +57,7 @@ internal static class Tool
 {
     public static async Task<(int Exit, string Output)> RunAsync(string tool, IEnumerable<string> args, int timeoutSeconds = 60)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            return (-1, "timeout\n" + await so + await se);
-        }
-        return (p.ExitCode, await so + await se);
+        var r = await Commands.RunAsync(tool, args, TimeSpan.FromSeconds(timeoutSeconds));
+        return (r.Exit(), r.Output());
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cairn.TestSupport;
 
 namespace Cairn.Integration.Tests.Support;
@@ -9,14 +8,9 @@ public static class IscsiTools
     public static async Task<CliResult> RunAsync(string tool, params string[] args)
     {
         var path = ExternalTool.Require(tool, "libiscsi-bin");
-        var psi = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(cts.Token);
-        return new CliResult(p.ExitCode, await so, await se);
+        var r = await Commands.RunAsync(path, args);
+        Assert.False(r.TimedOut, $"{tool} timed out: {r.Output()}");
+        return new CliResult(r.ExitCode, r.StdOut, r.StdErr);
     }
 
     /// <summary>Targets that SendTargets discovery shows <paramref name="initiator"/>.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cairn.TestSupport;
 
 namespace Cairn.Iscsi.Tests.Target;
@@ -9,18 +8,7 @@ internal static class ExternalPeer
     public static async Task<(int Exit, string Output)> RunAsync(string tool, int timeoutSeconds, params string[] args)
     {
         var path = ExternalTool.Require(tool, "libiscsi-bin");
-        var psi = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            return (-1, "timeout\n" + await stdout + await stderr);
-        }
-        return (p.ExitCode, await stdout + await stderr);
+        var r = await Commands.RunAsync(path, args, TimeSpan.FromSeconds(timeoutSeconds));
+        return (r.Exit(), r.Output());
     }
 }

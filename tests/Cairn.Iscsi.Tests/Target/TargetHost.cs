@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Cairn.Iscsi.Tests.Target;
@@ -29,10 +30,11 @@ internal sealed class TargetHost : IAsyncDisposable
     public int Port { get; }
     public string Url(string iqn = TargetIqn, int lun = 0) => $"iscsi://127.0.0.1:{Port}/{iqn}/{lun}";
 
-    public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true)
+    public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true, TimeSpan? shutdownTimeout = null)
     {
         var b = WebApplication.CreateSlimBuilder();
         b.Logging.ClearProviders();
+        if (shutdownTimeout is { } timeout) b.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
         b.Services.AddCairnIscsi(configure);
         ListenOptions? lo = null;
         b.WebHost.ConfigureKestrel(k => lo = k.ListenIscsi(new IPEndPoint(IPAddress.Loopback, 0)));
@@ -51,6 +53,14 @@ internal sealed class TargetHost : IAsyncDisposable
     }
 
     public static ChapSecret Secret(string user, string secret) => new(user, secret);
+
+    /// <summary>Stops the host without a token of its own: with <c>shutdownTimeout: Timeout.InfiniteTimeSpan</c> this
+    /// completes only when every connection has ended by itself.</summary>
+    public async Task StopWithoutTimeoutAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
