@@ -1,4 +1,4 @@
-namespace Cairn.Export.Tgt.Tests;
+namespace Cairn.Export.Tests;
 
 /// <summary>tgtadm's show output (as tgt 1.0.85 prints it) is read into targets, LUNs, accounts, ACLs and sessions.</summary>
 public sealed class TgtParserTests

@@ -4,7 +4,7 @@ using Cairn.Core.State;
 using Cairn.Core.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Cairn.Export.Tgt.Tests.Support;
+namespace Cairn.Export.Tests.Support;
 
 /// <summary>What the exporter gets from Cairn in a test: real engines behind a pool router, and a real secret box.</summary>
 internal sealed class ExportContext(IVolumeEngine engine) : IExportContext

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Cairn.Core.Processes;
 using Cairn.TestSupport;
 
-namespace Cairn.Export.Tgt.Tests.Support;
+namespace Cairn.Export.Tests.Support;
 
 /// <summary>
 /// A tgtd of the test class's own: a unique control port and a free loopback iSCSI port, started in the foreground

@@ -6,10 +6,10 @@ using Cairn.Core.Processes;
 using Cairn.Core.State;
 using Cairn.Engine;
 using Cairn.Engine.Tests.Zfs;
-using Cairn.Export.Tgt.Tests.Support;
+using Cairn.Export.Tests.Support;
 using Cairn.TestSupport;
 
-namespace Cairn.Export.Tgt.Tests;
+namespace Cairn.Export.Tests;
 
 /// <summary>
 /// The tgt exporter against a real tgtd of this class's own, exporting real ZFS volumes (zfs-fuse, file mode), checked
