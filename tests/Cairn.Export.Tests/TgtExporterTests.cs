@@ -7,6 +7,7 @@ using Cairn.Core.State;
 using Cairn.Engine;
 using Cairn.Engine.Tests.Zfs;
 using Cairn.Export.Tests.Support;
+using Cairn.Export.Tgt;
 using Cairn.TestSupport;
 
 namespace Cairn.Export.Tests;

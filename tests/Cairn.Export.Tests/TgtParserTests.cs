@@ -1,3 +1,5 @@
+using Cairn.Export.Tgt;
+
 namespace Cairn.Export.Tests;
 
 /// <summary>tgtadm's show output (as tgt 1.0.85 prints it) is read into targets, LUNs, accounts, ACLs and sessions.</summary>
