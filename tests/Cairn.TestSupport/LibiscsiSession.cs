@@ -6,6 +6,9 @@ namespace Cairn.TestSupport;
 /// One session through libiscsi itself (libiscsi.so.7, the library behind iscsi-ls/iscsi-inq; libiscsi-bin ships no
 /// tool that moves data): login as a given initiator (with one-way or mutual CHAP), READ(10) and WRITE(10), logout on
 /// dispose. Independent of Cairn's own iSCSI code, so it checks any target the same way.
+/// libiscsi's synchronous calls fail ("Poll failed") when a signal interrupts their poll(), and the test process gets a
+/// SIGCHLD whenever one of its commands (tgtadm, zfs, iscsi-ls…) ends; each call therefore runs with SIGCHLD blocked on
+/// its thread, so the signal goes to another thread.
 /// </summary>
 public sealed partial class LibiscsiSession : IDisposable
 {
@@ -31,6 +34,7 @@ public sealed partial class LibiscsiSession : IDisposable
     public static LibiscsiSession Open(string portal, string initiator, string target, int lun, int blockSize = 512,
         (string User, string Secret)? chap = null, (string User, string Secret)? mutual = null)
     {
+        using var quiet = new NoSigChld();
         var ctx = iscsi_create_context(initiator);
         if (ctx == IntPtr.Zero) throw new InvalidOperationException("iscsi_create_context failed");
         try
@@ -59,6 +63,7 @@ public sealed partial class LibiscsiSession : IDisposable
     /// <summary>Reads <paramref name="length"/> bytes (a multiple of the block size) from <paramref name="offset"/>; throws when a command fails.</summary>
     public byte[] Read(long offset, int length)
     {
+        using var quiet = new NoSigChld();
         var result = new byte[length];
         for (int at = 0; at < length; at += Chunk)
         {
@@ -80,10 +85,11 @@ public sealed partial class LibiscsiSession : IDisposable
 
     /// <summary>
     /// Writes <paramref name="data"/> (a multiple of the block size) at <paramref name="offset"/> with FUA; returns null
-    /// when every command succeeded, else libiscsi's reason (for a CHECK CONDITION it names the sense key, e.g. DATA_PROTECT).
+    /// when every command succeeded, else libiscsi's reason (for a CHECK CONDITION it names the sense key, e.g. DATA PROTECTION).
     /// </summary>
     public string? TryWrite(long offset, byte[] data)
     {
+        using var quiet = new NoSigChld();
         for (int at = 0; at < data.Length; at += Chunk)
         {
             int n = Math.Min(Chunk, data.Length - at);
@@ -122,6 +128,7 @@ public sealed partial class LibiscsiSession : IDisposable
     public void Dispose()
     {
         if (_ctx == IntPtr.Zero) return;
+        using var quiet = new NoSigChld();
         _ = iscsi_logout_sync(_ctx); // best effort: the commands are done
         _ = iscsi_destroy_context(_ctx);
         _ctx = IntPtr.Zero;
@@ -145,6 +152,31 @@ public sealed partial class LibiscsiSession : IDisposable
         }
         throw new InvalidOperationException("could not find the data-in buffer of the libiscsi task");
     }
+
+    /// <summary>Blocks SIGCHLD on this thread until disposed (the thread's previous mask comes back).</summary>
+    private readonly struct NoSigChld : IDisposable
+    {
+        private const int SigBlock = 0, SigSetMask = 2, SigChld = 17; // Linux x86-64 and arm64
+        private readonly byte[] _old = new byte[128]; // sigset_t (glibc: 1024 bits)
+
+        public NoSigChld()
+        {
+            var set = new byte[128];
+            if (sigemptyset(set) != 0 || sigaddset(set, SigChld) != 0 || pthread_sigmask(SigBlock, set, _old) != 0)
+                throw new InvalidOperationException("could not block SIGCHLD");
+        }
+
+        public void Dispose() => _ = pthread_sigmask(SigSetMask, _old, null);
+    }
+
+    [LibraryImport("libc")]
+    private static partial int sigemptyset([Out] byte[] set);
+
+    [LibraryImport("libc")]
+    private static partial int sigaddset([In, Out] byte[] set, int signum);
+
+    [LibraryImport("libc")]
+    private static partial int pthread_sigmask(int how, [In] byte[] set, [Out] byte[]? oldset);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     private static partial IntPtr iscsi_create_context(string initiatorName);
