@@ -33,7 +33,7 @@ public sealed class CairnExporter : ITargetExporter
     public string Kind => "cairn";
 
     public IReadOnlyList<ExportSession> Sessions(string iqn) =>
-        [.. _registry.SessionsOf(iqn).Select(s => new ExportSession(iqn, s.InitiatorName, null, null))];
+        [.. _registry.SessionsOf(iqn).Select(s => new ExportSession(iqn, s.InitiatorName, s.InitiatorAddress, null))];
 
     public Task ApplyAsync(IReadOnlyList<TargetChange> changes, CancellationToken ct)
     {

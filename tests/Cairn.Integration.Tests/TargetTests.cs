@@ -1,4 +1,5 @@
 using Cairn.Integration.Tests.Support;
+using Cairn.TestSupport;
 
 namespace Cairn.Integration.Tests;
 
@@ -28,10 +29,10 @@ public sealed class TargetTests
 
         var inq = await IscsiTools.RunAsync("iscsi-inq", "-i", InitA, $"iscsi://127.0.0.1:{again.IscsiPort}/iqn.2026-01.org.example:ta/0");
         Assert.Equal(0, inq.ExitCode);
-        Assert.Contains("CAIRN", inq.Stdout);
+        Assert.Contains("CAIRN", inq.StdOut);
         var refused = await IscsiTools.RunAsync("iscsi-inq", "-i", InitB, $"iscsi://127.0.0.1:{again.IscsiPort}/iqn.2026-01.org.example:ta/0");
         Assert.NotEqual(0, refused.ExitCode);
-        Assert.Contains("Authorization failure", refused.Stdout + refused.Stderr);
+        Assert.Contains("Authorization failure", refused.Output());
 
         // allow / deny take effect at once.
         (await again.CliAsync("target", "allow", "iqn.2026-01.org.example:ta", InitB)).Ok();
@@ -48,7 +49,7 @@ public sealed class TargetTests
         const string secret = "s3cret-chap-pass";
         (await s.CliAsync("target", "create", "iqn.2026-01.org.example:chap", "--volume", "c/v", "--initiator", InitA, "--chap-user", "alice", "--chap-secret", secret)).Ok();
         var ok = await IscsiTools.RunAsync("iscsi-inq", "-i", InitA, $"iscsi://alice%{secret}@127.0.0.1:{s.IscsiPort}/iqn.2026-01.org.example:chap/0");
-        Assert.True(ok.ExitCode == 0, ok.Stdout + ok.Stderr);
+        Assert.True(ok.ExitCode == 0, ok.Output());
         var bad = await IscsiTools.RunAsync("iscsi-inq", "-i", InitA, $"iscsi://alice%wrong-secret-123@127.0.0.1:{s.IscsiPort}/iqn.2026-01.org.example:chap/0");
         Assert.NotEqual(0, bad.ExitCode);
         var none = await IscsiTools.RunAsync("iscsi-inq", "-i", InitA, $"iscsi://127.0.0.1:{s.IscsiPort}/iqn.2026-01.org.example:chap/0");

@@ -9,7 +9,7 @@ public sealed record TargetChange(TargetRecord? Before, TargetRecord? After);
 /// <summary>A live session on an exported target, as the exporter sees it.</summary>
 /// <param name="Target">Target IQN.</param>
 /// <param name="Initiator">Initiator name the session logged in with.</param>
-/// <param name="Address">Initiator address (ADDR:PORT), when the exporter knows it.</param>
+/// <param name="Address">Initiator IP address (no port: tgt does not show it), when the exporter knows it.</param>
 /// <param name="Since">When the session logged in, when the exporter knows it.</param>
 public sealed record ExportSession(string Target, string Initiator, string? Address, DateTimeOffset? Since);
 

@@ -120,22 +120,5 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
     }
 
     /// <summary>A boolean as old clients send it: true/false, 1/0, "true"/"false"/"1"/"0"; absent is false.</summary>
-    private static bool Flag(JsonNode? node, string field)
-    {
-        if (node is null) return false;
-        if (node is JsonValue v)
-        {
-            if (v.TryGetValue<bool>(out var b)) return b;
-            if (v.TryGetValue<long>(out var l) && l is 0 or 1) return l == 1;
-            if (v.TryGetValue<string>(out var s))
-            {
-                switch (s.Trim().ToLowerInvariant())
-                {
-                    case "1" or "true" or "yes": return true;
-                    case "0" or "false" or "no" or "": return false;
-                }
-            }
-        }
-        throw CairnException.Invalid($"'{field}' must be a boolean (true/false or 1/0)");
-    }
+    private static bool Flag(JsonNode? node, string field) => LenientJson.Flag(node, field) ?? false;
 }

@@ -44,8 +44,9 @@ public sealed partial class IscsiConnection : IIscsiSession
     /// initiators reach us at (<c>ip:port</c>), used for SendTargets' TargetAddress.
     /// </summary>
     public IscsiConnection(PipeReader input, PipeWriter output, TargetRegistry registry, IscsiTargetOptions options, string portal,
-        string connectionId, ILogger? logger = null)
+        string connectionId, ILogger? logger = null, string? initiatorAddress = null)
     {
+        InitiatorAddress = initiatorAddress;
         _input = input;
         _output = output;
         _registry = registry;
@@ -64,6 +65,8 @@ public sealed partial class IscsiConnection : IIscsiSession
     public ulong Isid { get; private set; }
     /// <inheritdoc/>
     public ushort Tsih { get; private set; }
+    /// <inheritdoc/>
+    public string? InitiatorAddress { get; }
 
     /// <summary>Negotiated parameters (for tests and diagnostics).</summary>
     public SessionParameters Parameters => _params;

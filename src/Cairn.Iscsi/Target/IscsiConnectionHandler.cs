@@ -36,7 +36,8 @@ public sealed class IscsiConnectionHandler : ConnectionHandler
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var conn = new IscsiConnection(connection.Transport.Input, connection.Transport.Output, _registry, _options.Value,
-            FormatPortal(connection.LocalEndPoint), connection.ConnectionId, _logger);
+            FormatPortal(connection.LocalEndPoint), connection.ConnectionId, _logger,
+            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString());
         _live[conn] = 0;
         try { await conn.RunAsync(connection.ConnectionClosed); }
         finally { _live.TryRemove(conn, out _); }

@@ -70,6 +70,9 @@ public interface IIscsiSession
     ulong Isid { get; }
     ushort Tsih { get; }
 
+    /// <summary>The initiator's IP address, when the transport knows it.</summary>
+    string? InitiatorAddress => null;
+
     /// <summary>Asks the session to end: the initiator is asked to log out, then the connection is closed.</summary>
     void End(SessionEndReason reason);
 }

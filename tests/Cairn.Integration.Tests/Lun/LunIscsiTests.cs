@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cairn.Integration.Tests.Support;
+using Cairn.TestSupport;
 
 namespace Cairn.Integration.Tests.Lun;
 
@@ -40,17 +41,17 @@ public sealed class LunIscsiTests
         {
             Assert.Equal([Wwn(i)], await IscsiTools.DiscoverAsync(s.IscsiPort, Init(i)));
             var inq = await IscsiTools.RunAsync("iscsi-inq", "-i", Init(i), $"iscsi://127.0.0.1:{s.IscsiPort}/{Wwn(i)}/0");
-            Assert.True(inq.ExitCode == 0, inq.Stdout + inq.Stderr);
+            Assert.True(inq.ExitCode == 0, inq.Output());
             var cap = await IscsiTools.RunAsync("iscsi-readcapacity16", "-i", Init(i), $"iscsi://127.0.0.1:{s.IscsiPort}/{Wwn(i)}/0");
-            Assert.True(cap.ExitCode == 0, cap.Stdout + cap.Stderr);
-            Assert.Equal(image, LibiscsiReader.Read(s.IscsiPort, Init(i), Wwn(i), Size));
+            Assert.True(cap.ExitCode == 0, cap.Output());
+            Assert.Equal(image, LibiscsiSession.Read(s.IscsiPort, Init(i), Wwn(i), Size));
 
             // The other node's initiator: not listed, no inquiry, no login for a read.
             var other = Init(1 - i);
             Assert.DoesNotContain(Wwn(i), await IscsiTools.DiscoverAsync(s.IscsiPort, other));
             var refused = await IscsiTools.RunAsync("iscsi-inq", "-i", other, $"iscsi://127.0.0.1:{s.IscsiPort}/{Wwn(i)}/0");
             Assert.NotEqual(0, refused.ExitCode);
-            Assert.Throws<InvalidOperationException>(() => LibiscsiReader.Read(s.IscsiPort, other, Wwn(i), 4096));
+            Assert.Throws<InvalidOperationException>(() => LibiscsiSession.Read(s.IscsiPort, other, Wwn(i), 4096));
         }
         Assert.Empty(await IscsiTools.DiscoverAsync(s.IscsiPort, "iqn.2014-11.nmc-probe.org:stranger"));
 

@@ -1,4 +1,6 @@
-namespace Cairn.Export.Tgt.Tests;
+using Cairn.Export.Tgt;
+
+namespace Cairn.Export.Tests;
 
 /// <summary>tgtadm's show output (as tgt 1.0.85 prints it) is read into targets, LUNs, accounts, ACLs and sessions.</summary>
 public sealed class TgtParserTests
