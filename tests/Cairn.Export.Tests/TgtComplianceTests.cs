@@ -5,6 +5,7 @@ using Cairn.Core.Storage;
 using Cairn.Engine.Tests.Zfs;
 using Cairn.Export.Tests.Support;
 using Cairn.Export.Tgt;
+using Cairn.TestSupport;
 
 namespace Cairn.Export.Tests;
 

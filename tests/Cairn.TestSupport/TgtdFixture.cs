@@ -1,15 +1,14 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Cairn.Core.Processes;
-using Cairn.TestSupport;
+using Xunit;
 
-namespace Cairn.Export.Tests.Support;
+namespace Cairn.TestSupport;
 
 /// <summary>
 /// A tgtd of the test class's own: a unique control port and a free loopback iSCSI port, started in the foreground
 /// and polled until <c>tgtadm --mode sys --op show</c> answers; at the end it is killed (only this process, by
-/// its id). <see cref="RestartAsync"/> kills it hard and starts it again on the same ports.
+/// its id). <see cref="RestartAsync"/> kills it hard and starts it again on the same ports. Shared by the tgt exporter's
+/// tests and the integration tests that run <c>cairn serve --exporter tgt</c>.
 /// </summary>
 public sealed class TgtdFixture : IAsyncLifetime
 {
@@ -23,15 +22,8 @@ public sealed class TgtdFixture : IAsyncLifetime
     {
         ExternalTool.Require("tgtd", "tgt");
         ExternalTool.Require("tgtadm", "tgt");
-        IscsiPort = FreePort();
+        IscsiPort = CairnServer.FreePort();
         await StartAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private async Task StartAsync()
@@ -57,6 +49,20 @@ public sealed class TgtdFixture : IAsyncLifetime
     /// <summary>Runs tgtadm against this tgtd.</summary>
     public Task<ProcessResult> TgtAdmAsync(params string[] args) =>
         ProcessRunner.Default.RunAsync(new ProcessSpec("tgtadm", ["-C", ControlPort.ToString(), .. args]) { Timeout = TimeSpan.FromSeconds(30) });
+
+    /// <summary>Deletes every target of this tgtd (<c>--force</c>: open sessions too), so that nothing holds the files
+    /// of the LUNs (a zpool under them can then be destroyed).</summary>
+    public async Task DeleteAllTargetsAsync()
+    {
+        var show = await TgtAdmAsync("--lld", "iscsi", "--mode", "target", "--op", "show");
+        show.ThrowIfFailed();
+        foreach (var line in show.StdOut.Split('\n'))
+        {
+            if (!line.StartsWith("Target ", StringComparison.Ordinal)) continue;
+            var tid = line["Target ".Length..].Split(':')[0];
+            (await TgtAdmAsync("--lld", "iscsi", "--mode", "target", "--op", "delete", "--force", "--tid", tid)).ThrowIfFailed();
+        }
+    }
 
     /// <summary>tgtd dies (SIGKILL, as in a crash) and a new one starts on the same ports, with no targets.</summary>
     public async Task RestartAsync()
