@@ -5,11 +5,12 @@ using Microsoft.Extensions.Logging;
 namespace Cairn.Engine.Zfs;
 
 /// <summary>Runs <c>zfs</c> and <c>zpool</c> through the process runner (argument arrays, never a shell) and maps their errors.</summary>
-internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, ILogger? log)
+internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, ILogger? log) : IDisposable
 {
     /// <summary>Commands run so far (for tests and benchmarks: what a batch cost in commands).</summary>
     public long Commands => Interlocked.Read(ref _commands);
     private long _commands;
+    private readonly SemaphoreSlim _mountGate = new(1, 1);
 
     public Task<ProcessResult> Zfs(IReadOnlyList<string> args, CancellationToken ct, bool bigOutput = false) => Run(options.Zfs, args, bigOutput, ct);
 
@@ -31,9 +32,17 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
     public async Task Mutate(IReadOnlyList<string> args, string what, CancellationToken ct, bool retryBusy = false)
     {
         var pause = options.BusyBackoff;
+        bool gated = options.SerialMounts && MountsOrUnmounts(args);
         for (int attempt = 0; ; attempt++)
         {
-            var r = await Zfs(args, ct);
+            ProcessResult r;
+            if (gated)
+            {
+                await _mountGate.WaitAsync(ct);
+                try { r = await Zfs(args, ct); }
+                finally { _mountGate.Release(); }
+            }
+            else r = await Zfs(args, ct);
             if (r.Succeeded) return;
             // zfs-fuse answers "dataset is busy" to a destroy for a while after a mount (lab notes: about half of the
             // destroys right after a mount, all succeeding on retry).
@@ -47,6 +56,18 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
             throw Map(r, what);
         }
     }
+
+    /// <summary>Whether a zfs command mounts or unmounts a filesystem (see <see cref="ZfsEngineOptions.SerialMounts"/>).</summary>
+    public static bool MountsOrUnmounts(IReadOnlyList<string> args) => args.Count > 1 && args[0] switch
+    {
+        "create" or "clone" => !args.Contains("mountpoint=none"),
+        "mount" or "unmount" => true,
+        "inherit" or "set" => args.Any(a => a == "mountpoint" || a.StartsWith("mountpoint=", StringComparison.Ordinal)),
+        "destroy" => !args[^1].Contains('@', StringComparison.Ordinal),
+        _ => false,
+    };
+
+    public void Dispose() => _mountGate.Dispose();
 
     public static bool IsBusy(ProcessResult r) => r.StdErr.Contains("busy", StringComparison.Ordinal);
 

@@ -396,6 +396,11 @@ public sealed partial class ZfsEngine : IVolumeEngine
     /// <inheritdoc/>
     public void Dispose()
     {
-        lock (_lock) _disposed = true;
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        _cli.Dispose();
     }
 }

@@ -32,4 +32,12 @@ public sealed class ZfsEngineOptions
     /// open or backing-path request: an unmounted clone is cheaper to make and to destroy (no "busy" retries).
     /// </summary>
     public bool LazyMountClones { get; init; } = true;
+
+    /// <summary>
+    /// Commands that mount or unmount a filesystem (create, clone without <c>mountpoint=none</c>, mount, inherit or set
+    /// mountpoint, destroy of a dataset) run one at a time; the rest of a batch still runs <see cref="Concurrency"/>
+    /// at once. zfs-fuse 0.7 deadlocks (every FUSE request then waits forever) when several mounting clones run
+    /// side by side: reproduced here with 8 parallel <c>zfs clone</c> commands, in one of two runs of 300 clones.
+    /// </summary>
+    public bool SerialMounts { get; init; } = true;
 }
