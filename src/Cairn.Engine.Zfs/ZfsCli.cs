@@ -83,6 +83,13 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
             : Has(r, "permission denied") ? ErrorKind.Forbidden
             : Has(r, "not implemented") || Has(r, "not supported") ? ErrorKind.NotSupported
             : ErrorKind.Internal;
+        // zfs-fuse 0.7 mounts at most about 1,000 filesystems; the next mount fails with EIO and a hint about the
+        // FUSE module that sends the operator the wrong way.
+        if (Has(r, "cannot mount") && Has(r, "FUSE module"))
+        {
+            kind = ErrorKind.NoSpace;
+            err = "zfs-fuse could not mount another filesystem (it mounts at most about 1,000; unmounted clones do not count)";
+        }
         return new ZfsCommandException(kind, $"{what}: {(r.TimedOut ? r.Describe() : err)}");
     }
 

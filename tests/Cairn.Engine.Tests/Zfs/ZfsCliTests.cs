@@ -1,3 +1,5 @@
+using Cairn.Core;
+using Cairn.Core.Processes;
 using Cairn.Engine.Zfs;
 
 namespace Cairn.Engine.Tests.Zfs;
@@ -19,4 +21,15 @@ public sealed class ZfsCliTests
     [InlineData(false, "get", "-H", "mountpoint", "p/a")]
     public void Mounting_and_unmounting_commands_are_the_serialized_ones(bool serialized, params string[] args) =>
         Assert.Equal(serialized, ZfsCli.MountsOrUnmounts(args));
+
+    [Fact]
+    public void The_zfs_fuse_mount_limit_is_named_instead_of_its_misleading_fuse_module_hint()
+    {
+        var r = new ProcessResult(new ProcessSpec("zfs", ["inherit", "mountpoint", "p/c/q1018"]), 1, "",
+            "cannot mount 'p/c/q1018': Input/output error.\nMake sure the FUSE module is loaded.\n", TimeSpan.Zero, false);
+        var e = ZfsCli.Map(r, "cannot mount p/c/q1018");
+        Assert.Equal(ErrorKind.NoSpace, e.Kind);
+        Assert.Contains("at most about 1,000", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("FUSE module", e.Message, StringComparison.Ordinal);
+    }
 }
