@@ -14,7 +14,8 @@ public sealed record CreateTargetRequest(
     string? ChapSecret = null,
     string? MutualUser = null,
     string? MutualSecret = null,
-    string? Portal = null);
+    string? Portal = null,
+    bool? Shared = null);
 
 /// <summary>POST /targets/{iqn}/initiators body.</summary>
 public sealed record InitiatorRequest(string? Initiator);

@@ -131,7 +131,7 @@ public sealed class CliEndToEndTests(SharedServer shared) : IClassFixture<Shared
         (await _server.CliAsync("snapshot", "create", "img/disk@s1")).Ok();
         var other = Path.Combine(dir, "other.img");
         await File.WriteAllBytesAsync(other, Enumerable.Repeat((byte)7, 1 << 20).ToArray());
-        (await _server.CliAsync("volume", "import", "img/disk", other)).Ok();
+        (await _server.CliAsync("volume", "import", "img/disk", other, "--force")).Ok();
         var snapOut = Path.Combine(dir, "snap.img");
         (await _server.CliAsync("volume", "export", "img/disk@s1", snapOut)).Ok();
         Assert.Equal(await File.ReadAllBytesAsync(src), await File.ReadAllBytesAsync(snapOut));
@@ -147,7 +147,7 @@ public sealed class CliEndToEndTests(SharedServer shared) : IClassFixture<Shared
         var dir = TempDir.Create("cairn-img");
         var big = Path.Combine(dir, "big.img");
         await File.WriteAllBytesAsync(big, new byte[4 << 20]);
-        var r2 = await _server.CliAsync("volume", "import", "x/small", big);
+        var r2 = await _server.CliAsync("volume", "import", "x/small", big, "--force");
         Assert.NotEqual(0, r2.ExitCode);
         Assert.Contains("smaller", r2.Stderr);
     }

@@ -38,10 +38,18 @@ public sealed class CairnServer : IAsyncDisposable
 
     /// <summary>Starts <c>dotnet cairn.dll ARGS</c> (environment: <paramref name="environment"/> on top of ours; a null
     /// value removes a variable) without waiting for it.</summary>
-    public static CairnServer Start(IEnumerable<string> args, IEnumerable<KeyValuePair<string, string?>>? environment = null)
+    public static CairnServer Start(IEnumerable<string> args, IEnumerable<KeyValuePair<string, string?>>? environment = null) =>
+        StartProgram("dotnet", [CairnDll, .. args], environment);
+
+    /// <summary>The process id of the server (the same after it re-executes itself).</summary>
+    public int Id => _proc.Id;
+
+    /// <summary>Starts <paramref name="program"/> ARGS (the built <c>cairn</c> apphost, or <c>dotnet run …</c> as the README
+    /// says) in <paramref name="workingDirectory"/> (default ours) without waiting for it.</summary>
+    public static CairnServer StartProgram(string program, IEnumerable<string> args, IEnumerable<KeyValuePair<string, string?>>? environment = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CairnDll);
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? [])
             if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;

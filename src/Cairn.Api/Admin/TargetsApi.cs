@@ -36,7 +36,7 @@ public static class TargetsApi
             if (body.Volume is not null) luns.Add(ParseLun(body.Lun ?? 0, body.Volume));
             foreach (var l in body.Luns ?? []) luns.Add(ParseLun(l.Lun ?? luns.Count, AdminParse.Required(l.Volume, "luns[].volume")));
             if (luns.Count == 0) throw CairnException.Invalid("'volume' (or 'luns') is required");
-            var t = await targets.CreateAsync(new TargetSpec(iqn, luns, body.Initiators ?? [], body.ChapUser, body.ChapSecret, body.MutualUser, body.MutualSecret, body.Portal), ct);
+            var t = await targets.CreateAsync(new TargetSpec(iqn, luns, body.Initiators ?? [], body.ChapUser, body.ChapSecret, body.MutualUser, body.MutualSecret, body.Portal, body.Shared ?? false), ct);
             return TypedResults.Created((string?)null, TargetDto.From(t, 0));
         }).Accepts<CreateTargetRequest>("application/json")
             .Operation("CreateTarget", "Create an iSCSI target: LUNs, allowed initiators, CHAP").AdminErrors(B, N, C);

@@ -15,7 +15,7 @@ internal static class VolumeData
 {
     private sealed record LocalFileRequest(string? Path);
 
-    public static async Task<IResult> ImportAsync(string name, bool? parents, bool? sync, HttpContext ctx, ImageTransfer images, CancellationToken ct)
+    public static async Task<IResult> ImportAsync(string name, bool? parents, bool? sync, bool? force, HttpContext ctx, ImageTransfer images, CancellationToken ct)
     {
         Names.ValidateDataset(name);
         if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
@@ -37,7 +37,7 @@ internal static class VolumeData
         {
             source = new ImageSource.Raw(ctx.Request.BodyReader, ctx.Request.ContentLength ?? throw CairnException.Invalid("a raw import needs a Content-Length"));
         }
-        var r = await images.ImportAsync(name, source, parents ?? false, sync ?? false, ct);
+        var r = await images.ImportAsync(name, source, parents ?? false, sync ?? false, force ?? false, ct);
         return Results.Json(new ImportAnswer(VolumeDto.From(r.Volume), r.ImageSize, r.Written, r.Created, r.Synced),
             Json.Options, statusCode: r.Created ? 201 : 200);
     }

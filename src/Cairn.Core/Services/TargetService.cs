@@ -4,7 +4,11 @@ using Cairn.Core.Storage;
 
 namespace Cairn.Core.Services;
 
-/// <summary>What a caller asks for when creating a target. Secrets arrive in the clear and are sealed at once.</summary>
+/// <summary>
+/// What a caller asks for when creating a target. Secrets arrive in the clear and are sealed at once. A volume is
+/// exported read-write by one LUN of one target unless <paramref name="Shared"/> says the initiators coordinate (a
+/// cluster filesystem): two writers that do not know of each other corrupt it. Snapshots are read-only and always shareable.
+/// </summary>
 public sealed record TargetSpec(
     string Iqn,
     IReadOnlyList<TargetLun> Luns,
@@ -13,7 +17,8 @@ public sealed record TargetSpec(
     string? ChapSecret = null,
     string? MutualUser = null,
     string? MutualSecret = null,
-    string? Portal = null);
+    string? Portal = null,
+    bool Shared = false);
 
 /// <summary>
 /// iSCSI targets: validation, durable records, the in-memory <see cref="TargetIndex"/>, and the export of each
@@ -71,6 +76,7 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
                     throw CairnException.NotFound($"snapshot {l.Dataset}@{l.Snapshot} does not exist");
             }
         }
+        if (!spec.Shared) RefuseSecondWriter(iqn, spec.Luns);
         var initiators = spec.Initiators.Select(i => Iqn.Normalize(i, "initiator name")).Distinct(StringComparer.Ordinal).ToList();
         var chap = Chap(spec.ChapUser, spec.ChapSecret, "CHAP");
         var mutual = Chap(spec.MutualUser, spec.MutualSecret, "mutual CHAP");
@@ -83,6 +89,22 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
         // What only the exporter knows (tgt: the pool's engine must give backing files).
         await export.Exporter.ValidateAsync(record, ct);
         return record;
+    }
+
+    private void RefuseSecondWriter(string iqn, IReadOnlyList<TargetLun> luns)
+    {
+        var twice = luns.Where(l => l.Snapshot is null).GroupBy(l => l.Dataset, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
+            throw CairnException.Invalid($"target {iqn}: volume {twice.Key} is mapped as LUNs {string.Join(" and ", twice.Select(l => l.Lun))}; " +
+                "a volume written through two LUNs is corrupted unless its users coordinate: ask for a shared volume (shared: true, --shared) if they do");
+        foreach (var l in luns)
+        {
+            if (l.Snapshot is not null) continue;
+            var others = index.Using(l.Dataset).Where(t => !string.Equals(t, iqn, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (others.Count > 0)
+                throw CairnException.Conflict($"volume {l.Dataset} is already exported read-write by target {string.Join(", ", others)}; " +
+                    "two targets writing one volume corrupt it unless their initiators coordinate: ask for a shared volume (shared: true, --shared) if they do");
+        }
     }
 
     private ChapCredential? Chap(string? user, string? secret, string what)
@@ -108,6 +130,7 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
         using (await locks.AcquireAsync(keys, ct))
         {
             var batch = new HashSet<string>(StringComparer.Ordinal);
+            var writers = new Dictionary<string, string>(StringComparer.Ordinal);
             for (int i = 0; i < specs.Count; i++)
             {
                 try
@@ -120,6 +143,14 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
                         throw CairnException.Exists($"target {rec.Iqn} already exists");
                     }
                     if (!batch.Add(rec.Iqn)) throw CairnException.Invalid($"target {rec.Iqn} is given twice");
+                    if (!specs[i].Shared)
+                    {
+                        // Targets of this call are not in the index yet: a volume two of them export is caught here.
+                        foreach (var l in rec.Luns.Where(l => l.Snapshot is null))
+                            if (writers.TryGetValue(l.Dataset, out var first))
+                                throw CairnException.Conflict($"volume {l.Dataset} is also exported read-write by target {first} of this request; ask for a shared volume (shared: true) if their initiators coordinate");
+                        foreach (var l in rec.Luns.Where(l => l.Snapshot is null)) writers[l.Dataset] = rec.Iqn;
+                    }
                     added.Add(rec);
                     results[i] = (rec, null);
                 }

@@ -29,19 +29,27 @@ public sealed record ImportResult(VolumeView Volume, long ImageSize, long Writte
 /// Image import and export: a volume filled from a stream or a file (created sized to the image when absent), or
 /// read out raw or sparse. Zero blocks are never stored or sent, holes never read.
 /// </summary>
-public sealed class ImageTransfer(VolumeService volumes, ILogger<ImageTransfer> log)
+public sealed class ImageTransfer(VolumeService volumes, TargetService targets, ILogger<ImageTransfer> log)
 {
     /// <summary>
     /// Imports an image into volume <paramref name="name"/>, creating it (sized to the image, rounded up to 512) when
     /// absent. Acknowledged means it survives kill -9 of the server (the map reaches the page cache); stable storage
     /// follows in the background, or before this returns with <paramref name="sync"/>. A failed import into a volume it
-    /// created leaves nothing behind.
+    /// created leaves nothing behind. An existing volume is replaced only with <paramref name="force"/>, never while a
+    /// target that exports it has live sessions, and then reads exactly as the image over the image's length (its zero
+    /// blocks included: the range is discarded first, not written over around the holes).
     /// </summary>
-    public async Task<ImportResult> ImportAsync(string name, ImageSource source, bool parents, bool sync, CancellationToken ct = default)
+    public async Task<ImportResult> ImportAsync(string name, ImageSource source, bool parents, bool sync, bool force = false, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         var started = Stopwatch.GetTimestamp();
         Names.ValidateDataset(name);
+        // Decided before a byte of the image is read, so that a client sending "Expect: 100-continue" sends none.
+        var existing = await volumes.GetAsync(name, ct);
+        if (existing is not null && existing.Dataset.Kind != DatasetKind.Volume) throw CairnException.Invalid($"{name} is a folder, not a volume");
+        if (existing is not null && !force)
+            throw CairnException.Conflict($"volume {name} exists; an import replaces its data: ask for it with force (cairn volume import --force)");
+        if (existing is not null) RefuseWhileInUse(name);
         SafeFileHandle? file = null;
         long size = source switch
         {
@@ -55,13 +63,11 @@ public sealed class ImageTransfer(VolumeService volumes, ILogger<ImageTransfer> 
         var volumeSize = (size + 511) & ~511L;
 
         bool created = false;
-        var existing = await volumes.GetAsync(name, ct);
         if (existing is null)
         {
             await volumes.CreateVolumeAsync(name, volumeSize, parents, ct: ct);
             created = true;
         }
-        else if (existing.Dataset.Kind != DatasetKind.Volume) throw CairnException.Invalid($"{name} is a folder, not a volume");
         else if (existing.Dataset.Size < size)
             throw CairnException.Invalid($"volume {name} ({existing.Dataset.Size} bytes) is smaller than the image ({size} bytes); resize it first");
 
@@ -70,6 +76,8 @@ public sealed class ImageTransfer(VolumeService volumes, ILogger<ImageTransfer> 
         bool flushingInBackground = false;
         try
         {
+            // Only non-zero blocks are written: over an existing volume the image's range must read as zeros first.
+            if (!created) dev.Discard(0, Math.Min(volumeSize, dev.Size));
             var copying = Stopwatch.GetTimestamp();
             written = source switch
             {
@@ -103,6 +111,18 @@ public sealed class ImageTransfer(VolumeService volumes, ILogger<ImageTransfer> 
         }
         var v = (await volumes.GetAsync(name, CancellationToken.None))!;
         return new ImportResult(v, size, written, created, sync);
+    }
+
+    /// <summary>Refuses to replace a volume under initiators that are using it.</summary>
+    private void RefuseWhileInUse(string name)
+    {
+        foreach (var iqn in targets.TargetsUsing(name))
+        {
+            var sessions = targets.Sessions(iqn).Count;
+            if (sessions > 0)
+                throw CairnException.Conflict($"volume {name} is exported by target {iqn} with {sessions} live session{(sessions == 1 ? "" : "s")}; " +
+                    "an import would change its data under the initiators: end them first (cairn target deny, or delete the target)");
+        }
     }
 
     /// <summary>Opens a volume, or a snapshot (<c>NAME@SNAP</c>), to export; the caller disposes it.</summary>

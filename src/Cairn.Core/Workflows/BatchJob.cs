@@ -10,7 +10,10 @@ namespace Cairn.Core.Workflows;
 /// A batch job (<c>POST /cairn/v1/batch</c>): many volume operations as one durable job with a result per item. Items
 /// run as a <see cref="JobBatch{TWork, TResult}"/> in chunks, each chunk one engine commit and one store commit; a
 /// crash resumes at the first unfinished item and ops already done count as done (see
-/// <see cref="VolumeService.ApplyAsync"/>), so items need no mark of their own.
+/// <see cref="VolumeService.ApplyAsync"/>), so items need no mark of their own. Semantics are per item, not
+/// all-or-nothing: a request that does not parse is refused whole before anything runs (400), but once accepted each
+/// op succeeds or fails on its own (a destroy of a name that is not there fails as such), and a job with any failed
+/// item ends <c>failed</c> in phase <c>finished</c>, every item with its own result.
 /// </summary>
 public sealed class BatchJob(VolumeService volumes) : IJobHandler
 {
@@ -100,24 +103,43 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
         ArgumentNullException.ThrowIfNull(ctx);
         var ops = Parse(ctx.Job.Request as JsonObject ?? throw CairnException.Invalid("job has no request"));
         int done = ctx.Items.Count(JobItems.Finished);
+        // A resumed run may find its first chunk already applied by the run a crash stopped.
+        bool resumed = ctx.Job.Attempts > 1;
         var step = new JobBatch<EngineOp, EngineOpResult>
         {
             Plan = (item, _, _) => ValueTask.FromResult(ItemPlan<EngineOp>.Run(ops[item.Index])),
             Run = (chunk, c) => volumes.ApplyAsync(chunk, ct: c),
-            Outcome = (o, _) => ValueTask.FromResult(new JobItem(ctx.Job.Id, o.Item.Index, Key(o.Work),
-                o.Result.Error is null ? ItemState.Done : ItemState.Failed, o.Result.Error?.Message, o.Started, DateTimeOffset.UtcNow)),
+            Outcome = (o, _) =>
+            {
+                var error = o.Result.Error?.Message ?? Absent(o.Work, o.Result, resumed);
+                return ValueTask.FromResult(new JobItem(ctx.Job.Id, o.Item.Index, Key(o.Work),
+                    error is null ? ItemState.Done : ItemState.Failed, error, o.Started, DateTimeOffset.UtcNow));
+            },
             Record = (c, batch) =>
             {
                 done += batch.Count(JobItems.Finished);
                 return c.UpdateItemsAsync(batch, progress: (double)done / ops.Count);
             },
         };
-        await ctx.SetPhaseAsync("running");
+        await ctx.SetPhaseAsync("applying");
         await step.RunAsync(ctx, ctx.Items, Chunk, ct);
+        // Every item has its result now, whatever the job's state will say (a job with failed items is failed).
+        await ctx.SetPhaseAsync("finished");
         var failed = ctx.FailedItems();
         if (failed.Count > 0)
             throw CairnException.Invalid($"{failed.Count} of {ops.Count} items failed: " + string.Join("; ", failed.Take(5).Select(f => $"{f.Key}: {f.Error}")) + (failed.Count > 5 ? "; …" : ""));
     }
+
+    /// <summary>
+    /// Why a destroy that found nothing is a failed item: the caller named something that is not there. Only a resumed
+    /// run counts it done, since the run a crash stopped may have destroyed it before its result was recorded.
+    /// </summary>
+    private static string? Absent(EngineOp op, EngineOpResult result, bool resumed) => (op, result.Removed, resumed) switch
+    {
+        (EngineOp.Destroy d, null, false) => $"{d.Name} does not exist",
+        (EngineOp.DestroySnapshot d, null, false) => $"snapshot {d.Dataset}@{d.Name} does not exist",
+        _ => null,
+    };
 
     /// <summary>A boolean as old clients send it: true/false, 1/0, "true"/"false"/"1"/"0"; absent is false.</summary>
     private static bool Flag(JsonNode? node, string field) => LenientJson.Flag(node, field) ?? false;

@@ -66,12 +66,13 @@ internal static class Commands
 
         var file = new Argument<string>("FILE") { Description = "Raw image file" };
         var sync = new Option<bool>("--sync") { Description = "Return only once the image is on stable storage (default: once it survives a crash of the server; stable storage follows in the background)" };
-        var import = new Command("import", "Import a raw image into a volume (created sized to the file if absent); zero blocks are not stored") { name, file, parents, sync };
+        var force = new Option<bool>("--force", "-f") { Description = "Replace the data of an existing volume (refused while a target exporting it has live sessions)" };
+        var import = new Command("import", "Import a raw image into a volume (created sized to the file if absent); zero blocks are not stored") { name, file, parents, sync, force };
         import.Handle(async (pr, api, ct) =>
         {
             var path = pr.GetValue(file)!;
             if (!File.Exists(path)) throw new CliError($"file {path} does not exist");
-            var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}";
+            var url = $"cairn/v1/volume-data/{ApiClient.Path(pr.GetValue(name)!)}?parents={Bool(pr.GetValue(parents))}&sync={Bool(pr.GetValue(sync))}&force={Bool(pr.GetValue(force))}";
             ImportAnswer n;
             if (api.SocketPath is not null)
             {
@@ -84,6 +85,8 @@ internal static class Commands
                 {
                     Content = new StreamingContent((s, c) => ImageFiles.EncodeAsync(path, s, null, c), SparseStream.MediaType).Typed(),
                 };
+                // A refusal (the volume exists, or is in use) comes before the image is sent, not after all of it.
+                req.Headers.ExpectContinue = true;
                 using var resp = await api.SendRawAsync(req, HttpCompletionOption.ResponseContentRead, ct);
                 n = ApiClient.Read(await resp.Content.ReadAsStringAsync(ct), Json.ImportAnswer);
             }

@@ -18,7 +18,8 @@ internal static class TargetCommands
         var chapSecret = new Option<string?>("--chap-secret") { Description = "CHAP secret (12-255 chars; or $CAIRN_CHAP_SECRET)" };
         var mutualUser = new Option<string?>("--mutual-user") { Description = "Mutual CHAP user the target answers as" };
         var mutualSecret = new Option<string?>("--mutual-secret") { Description = "Mutual CHAP secret (or $CAIRN_MUTUAL_SECRET)" };
-        var create = new Command("create", "Create a target") { iqn, volume, lun, initiator, chapUser, chapSecret, mutualUser, mutualSecret };
+        var shared = new Option<bool>("--shared") { Description = "Export a volume that another target (or another LUN) already exports read-write: only for initiators that coordinate, such as a cluster filesystem" };
+        var create = new Command("create", "Create a target") { iqn, volume, lun, initiator, chapUser, chapSecret, mutualUser, mutualSecret, shared };
         create.Handle(async (pr, api, ct) =>
         {
             var first = pr.GetValue(lun);
@@ -29,7 +30,8 @@ internal static class TargetCommands
                 ChapUser: pr.GetValue(chapUser),
                 ChapSecret: pr.GetValue(chapSecret) ?? (pr.GetValue(chapUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_CHAP_SECRET")),
                 MutualUser: pr.GetValue(mutualUser),
-                MutualSecret: pr.GetValue(mutualSecret) ?? (pr.GetValue(mutualUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_MUTUAL_SECRET")));
+                MutualSecret: pr.GetValue(mutualSecret) ?? (pr.GetValue(mutualUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_MUTUAL_SECRET")),
+                Shared: pr.GetValue(shared) ? true : null);
             Show(pr, await api.PostAsync("cairn/v1/targets", body, Json.CreateTargetRequest, Json.TargetDto, ct));
         });
 

@@ -11,7 +11,9 @@ namespace Cairn.Server;
 /// pauses of a few ms each (bench <c>lun</c>, docs/benchmarks.md). The runtime reads this setting only from the
 /// environment (<c>DOTNET_GCgen0size</c>; runtimeconfig.json cannot set it), before any managed code runs, so on
 /// Linux the server re-executes itself once, same process id and arguments, with the variable set. A variable set by
-/// the caller (any value) is left as it is.
+/// the caller (any value) is left as it is. It executes the program's own path (<c>cairn</c>, or <c>dotnet</c> for
+/// <c>dotnet cairn.dll</c>), not <c>/proc/self/exe</c>: the kernel names a process after the file it executed, and a
+/// server called <c>exe</c> is one that <c>ps</c>, <c>pgrep cairn</c> and <c>ss -p</c> do not show.
 /// </summary>
 internal static partial class GcBudget
 {
@@ -41,7 +43,7 @@ internal static partial class GcBudget
         var envp = ToNative(env);
         try
         {
-            Execve("/proc/self/exe", args, envp);
+            Execve(Environment.ProcessPath ?? "/proc/self/exe", args, envp);
             // Only reached if exec failed: run as we are, with the runtime's default budget.
             Console.Error.WriteLine($"cairn: could not re-execute with {Variable}={Value} (errno {Marshal.GetLastPInvokeError()}); using the default GC budget");
         }

@@ -177,16 +177,24 @@ public sealed class JobEngineTests : JobTestBase
     [Fact]
     public async Task No_more_than_MaxConcurrentJobs_run_at_once()
     {
+        // Jobs hold until released, so "two at once" is an event to wait for, not a hope that 40 ms sleeps overlap
+        // (on a loaded machine they need not).
         int current = 0, peak = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var engine = await StartEngine(new JobEngineOptions { MaxConcurrentJobs = 2 }, new TestHandler("t", async (ctx, ct) =>
         {
             var now = Interlocked.Increment(ref current);
             InterlockedMax(ref peak, now);
-            await Task.Delay(40, ct);
+            await release.Task.WaitAsync(ct);
             Interlocked.Decrement(ref current);
         }));
         var ids = new List<Guid>();
         for (var i = 0; i < 6; i++) ids.Add((await engine.SubmitAsync("t", Request(i), ct: Ct)).Id);
+        while (Volatile.Read(ref current) < 2) await Task.Delay(10, Ct);
+        var running = 0;
+        foreach (var id in ids) if (engine.Get(id)!.State == JobState.Running) running++;
+        Assert.Equal(2, running);
+        release.SetResult();
         foreach (var id in ids) Assert.Equal(JobState.Succeeded, (await Finished(engine, id)).State);
         Assert.Equal(2, peak);
     }

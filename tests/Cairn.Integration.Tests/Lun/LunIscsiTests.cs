@@ -31,7 +31,7 @@ public sealed class LunIscsiTests
         await Send(http, HttpMethod.Post, "/cairn/v1/snapshots", """{"name":"pool/images/golden@1"}""");
         // Written after the snapshot: the clones must show the snapshot's bytes, not these.
         using (var put = new ByteArrayContent(new byte[Size]))
-            await http.PutAsync("/cairn/v1/volume-data/pool/images/golden", put);
+            await http.PutAsync("/cairn/v1/volume-data/pool/images/golden?force=true", put);
 
         var create = "{\"clones\":[" + string.Join(",", Enumerable.Range(0, 2).Select(i =>
             $"{{\"src\":\"pool/images/golden@1\",\"dst\":\"pool/nodes/node{i}\",\"wwn\":\"{Wwn(i)}\",\"initiators\":[\"{Init(i)}\"],\"createParent\":true}}")) + "]}";

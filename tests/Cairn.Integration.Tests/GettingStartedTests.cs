@@ -1,0 +1,102 @@
+using System.Globalization;
+using Cairn.Integration.Tests.Support;
+using Cairn.TestSupport;
+
+namespace Cairn.Integration.Tests;
+
+/// <summary>
+/// What a new user meets first: the README's own commands, run as it shows them, do what it says; the server is
+/// found by its name; its first lines say where everything is, and its last one that it stopped.
+/// </summary>
+public sealed class GettingStartedTests
+{
+    /// <summary>The repository this test was built from (the directory holding Cairn.slnx).</summary>
+    private static string Repo
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "Cairn.slnx"))) return d.FullName;
+            throw new InvalidOperationException("Cairn.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>The binary the README points at: <c>src/Cairn/bin/Release/net10.0/cairn</c>.</summary>
+    private static string BuiltCairn => Path.Combine(Repo, "src", "Cairn", "bin", "Release", "net10.0", "cairn");
+
+    [Fact]
+    public async Task The_readme_serve_command_keeps_its_data_in_the_directory_it_was_run_from()
+    {
+        var cwd = TempDir.Create("cairn-readme");
+        int http = CairnProcess.FreePort(), iscsi = CairnProcess.FreePort();
+        // The README's command, less the build the test run has already done (--no-build), from a directory of its own.
+        await using var run = CairnServer.StartProgram("dotnet",
+            ["run", "--no-build", "-c", "Release", "--project", Path.Combine(Repo, "src", "Cairn"), "--", "serve",
+             "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{iscsi}"],
+            new Dictionary<string, string?> { ["CAIRN_DATA"] = null, ["CAIRN_CONFIG"] = null }, workingDirectory: cwd);
+        try
+        {
+            await run.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"), TimeSpan.FromSeconds(120));
+            Assert.True(File.Exists(Path.Combine(cwd, "cairn-data", "state.db")), run.Log);
+            // dotnet run starts the built program as its child: that is the server, named cairn.
+            var children = Children(run.Id);
+            Assert.True(children.Any(p => Comm(p) == "cairn"), $"no child named cairn under dotnet run ({string.Join(", ", children.Select(Comm))})");
+        }
+        finally
+        {
+            // Stop the server itself: whether dotnet run passes SIGTERM on is not this test's question.
+            foreach (var p in Children(run.Id))
+                await Commands.RunAsync("kill", ["-TERM", p.ToString(CultureInfo.InvariantCulture)]);
+        }
+    }
+
+    [Fact]
+    public async Task The_built_server_is_named_cairn_and_says_where_everything_is_and_when_it_stopped()
+    {
+        var data = TempDir.Create("cairn-banner");
+        int http = CairnProcess.FreePort(), iscsi = CairnProcess.FreePort();
+        var server = CairnServer.StartProgram(BuiltCairn,
+            ["serve", "--data", data, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{iscsi}", "--pools", "tank"]);
+        await using (server)
+        {
+            await server.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"));
+            // The server re-executes itself once (GC budget); the kernel names it after what it executed.
+            Assert.Equal("cairn", Comm(server.Id));
+            Assert.True(await server.WaitForLogAsync("cairn serving:"), server.Log);
+            var banner = server.Log.Split('\n').First(l => l.Contains("cairn serving:", StringComparison.Ordinal));
+            Assert.Contains($"http 127.0.0.1:{http}", banner);
+            Assert.Contains($"iscsi 127.0.0.1:{iscsi}", banner);
+            Assert.Contains($"socket {Path.Combine(data, "cairn.sock")}", banner);
+            Assert.Contains($"data {data}", banner);
+            Assert.Contains("pools tank (embedded)", banner);
+            await server.StopAsync();
+            Assert.Equal(0, server.ExitCode);
+            Assert.Contains("cairn stopped", server.Log);
+        }
+    }
+
+    private static string Comm(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); }
+        catch (IOException) { return ""; }
+    }
+
+    /// <summary>Processes whose parent is <paramref name="pid"/> (field 4 of /proc/N/stat).</summary>
+    private static List<int> Children(int pid)
+    {
+        var result = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var child)) continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
+            // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid) && ppid == pid)
+                result.Add(child);
+        }
+        return result;
+    }
+}
