@@ -19,7 +19,8 @@ switch (args.Length > 0 ? args[0] : "")
         return ZfsLunBench.Run(rest);
     case "zfs-clones": return ZfsClonesBench.Run(rest);
     case "store": return StoreBench.Run(rest);
+    case "startup": return StartupBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones|store> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones|store|startup> [options]");
         return 2;
 }

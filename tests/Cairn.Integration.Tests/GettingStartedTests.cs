@@ -75,6 +75,40 @@ public sealed class GettingStartedTests
         }
     }
 
+    [Fact]
+    public async Task The_readme_quick_start_commands_run_as_written()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(Repo, "README.md"));
+        var block = readme[readme.IndexOf("alias cairn=", StringComparison.Ordinal)..];
+        block = block[..block.IndexOf("\n\n", block.IndexOf("    cairn ", StringComparison.Ordinal), StringComparison.Ordinal)];
+        // Indented lines of the code block, continuations joined, comments dropped.
+        var commands = new List<string[]>();
+        foreach (var line in block.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()))
+        {
+            if (!line.StartsWith("cairn ", StringComparison.Ordinal)) continue;
+            var text = line.Contains(" #", StringComparison.Ordinal) ? line[..line.IndexOf(" #", StringComparison.Ordinal)] : line;
+            commands.Add(text.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]);
+        }
+        Assert.True(commands.Count >= 8, "the quick start's commands were not found in the README:\n" + block);
+
+        var dir = TempDir.Create("cairn-quick");
+        var image = Path.Combine(dir, "centos.raw");
+        var bytes = new byte[8 << 20];
+        new Random(3).NextBytes(bytes.AsSpan(0, 4 << 20));
+        await File.WriteAllBytesAsync(image, bytes);
+        var data = Path.Combine(dir, "cairn-data");
+        int http = CairnProcess.FreePort();
+        // No pools declared: the quick start creates its own.
+        await using var server = CairnServer.Start(["serve", "--data", data, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}"],
+            new Dictionary<string, string?> { ["CAIRN_POOLS"] = null });
+        await server.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"));
+        foreach (var c in commands)
+        {
+            var args = c.Select(a => a == "centos.raw" ? image : a).Concat(["--server", "unix:" + Path.Combine(data, "cairn.sock")]).ToArray();
+            (await CairnProcess.RunCliAsync(args)).Ok();
+        }
+    }
+
     private static string Comm(int pid)
     {
         try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); }
