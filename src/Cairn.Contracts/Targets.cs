@@ -17,6 +17,15 @@ public sealed record CreateTargetRequest(
     string? Portal = null,
     bool? Shared = null);
 
+/// <summary>POST /targets/{iqn}/luns body: <c>volume</c> (or <c>NAME@SNAP</c>), <c>lun</c> (default: the lowest free), <c>shared</c>.</summary>
+public sealed record AddLunRequest(string? Volume, int? Lun = null, bool? Shared = null);
+
+/// <summary>A live session of a target.</summary>
+public sealed record SessionDto(string Target, string Initiator, string? Address);
+
+/// <summary>DELETE /targets/{iqn}/sessions answer: how many sessions were asked to end.</summary>
+public sealed record SessionsEnded(string Target, int Ended);
+
 /// <summary>POST /targets/{iqn}/initiators body.</summary>
 public sealed record InitiatorRequest(string? Initiator);
 

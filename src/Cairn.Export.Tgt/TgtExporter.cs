@@ -169,6 +169,24 @@ public sealed partial class TgtExporter : ITargetExporter
         });
     }
 
+    public async Task<int> EndSessionsAsync(string iqn, string? initiator, CancellationToken ct)
+    {
+        // A fresh view, not the one-second cache: the sessions to end are the ones there now.
+        var target = (await _adm.ShowTargetsAsync(ct)).FirstOrDefault(t => string.Equals(t.Name, iqn, StringComparison.OrdinalIgnoreCase));
+        if (target is null || !Ours(target.Tid)) return 0;
+        int n = 0;
+        foreach (var s in target.Sessions)
+        {
+            if (initiator is not null && !string.Equals(s.Initiator, initiator, StringComparison.OrdinalIgnoreCase)) continue;
+            foreach (var cid in s.Connections ?? [])
+                await _adm.MustAsync("conn", "delete", ["--tid", TgtAdm.N(target.Tid), "--sid", TgtAdm.N(s.Sid), "--cid", TgtAdm.N(cid)], ct,
+                    tolerated: "can't find");
+            n++;
+        }
+        Volatile.Write(ref _view, new SessionView(DateTime.MinValue, Volatile.Read(ref _view).Targets));
+        return n;
+    }
+
     public IReadOnlyList<ExportSession> Sessions(string iqn)
     {
         var view = Volatile.Read(ref _view);

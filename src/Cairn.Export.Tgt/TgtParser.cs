@@ -3,8 +3,8 @@ namespace Cairn.Export.Tgt;
 /// <summary>One logical unit of a tgt target (never LUN 0, tgt's own controller).</summary>
 internal sealed record TgtLun(int Lun, string? Path, bool ReadOnly);
 
-/// <summary>An I_T nexus (session) of a tgt target.</summary>
-internal sealed record TgtSession(string Initiator, string? Address);
+/// <summary>An I_T nexus (session) of a tgt target: its id (<c>--sid</c>) and its connections' ids (<c>--cid</c>).</summary>
+internal sealed record TgtSession(string Initiator, string? Address, int Sid = 0, IReadOnlyList<int>? Connections = null);
 
 /// <summary>A target as <c>tgtadm --mode target --op show</c> prints it.</summary>
 internal sealed record TgtTarget(int Tid, string Name, IReadOnlyList<TgtLun> Luns, IReadOnlyList<string> Accounts, string? OutgoingAccount, IReadOnlyList<string> Acl, IReadOnlyList<TgtSession> Sessions, string State);
@@ -21,6 +21,7 @@ internal static class TgtParser
         string? path = null;
         bool ro = false;
         TgtSession? pendingSession = null;
+        int sid = 0;
 
         void EndLun()
         {
@@ -69,13 +70,20 @@ internal static class TgtParser
                     if (s.StartsWith("State:", StringComparison.Ordinal)) t.State = s["State:".Length..].Trim();
                     break;
                 case "I_T nexus information:":
-                    if (s.StartsWith("I_T nexus:", StringComparison.Ordinal)) EndSession();
+                    if (s.StartsWith("I_T nexus:", StringComparison.Ordinal))
+                    {
+                        EndSession();
+                        sid = int.TryParse(s.AsSpan("I_T nexus:".Length).Trim(), out var n) ? n : 0;
+                    }
                     else if (s.StartsWith("Initiator:", StringComparison.Ordinal))
                     {
                         var name = s["Initiator:".Length..].Trim();
                         var alias = name.IndexOf(" alias:", StringComparison.Ordinal);
-                        pendingSession = new TgtSession(alias < 0 ? name : name[..alias], null);
+                        pendingSession = new TgtSession(alias < 0 ? name : name[..alias], null, sid, []);
                     }
+                    else if (s.StartsWith("Connection:", StringComparison.Ordinal) && pendingSession is not null
+                             && int.TryParse(s.AsSpan("Connection:".Length).Trim(), out var cid))
+                        pendingSession = pendingSession with { Connections = [.. pendingSession.Connections ?? [], cid] };
                     else if (s.StartsWith("IP Address:", StringComparison.Ordinal) && pendingSession is not null && pendingSession.Address is null)
                         pendingSession = pendingSession with { Address = s["IP Address:".Length..].Trim() };
                     break;

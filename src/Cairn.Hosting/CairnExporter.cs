@@ -35,6 +35,18 @@ public sealed class CairnExporter : ITargetExporter
     public IReadOnlyList<ExportSession> Sessions(string iqn) =>
         [.. _registry.SessionsOf(iqn).Select(s => new ExportSession(iqn, s.InitiatorName, s.InitiatorAddress, null))];
 
+    public Task<int> EndSessionsAsync(string iqn, string? initiator, CancellationToken ct)
+    {
+        int n = 0;
+        foreach (var s in _registry.SessionsOf(iqn))
+        {
+            if (initiator is not null && !string.Equals(s.InitiatorName, initiator, StringComparison.OrdinalIgnoreCase)) continue;
+            s.End(SessionEndReason.Ended);
+            n++;
+        }
+        return Task.FromResult(n);
+    }
+
     public Task ApplyAsync(IReadOnlyList<TargetChange> changes, CancellationToken ct)
     {
         Apply(changes);

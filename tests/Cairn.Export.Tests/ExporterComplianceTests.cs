@@ -318,4 +318,42 @@ public abstract class ExporterComplianceTests : IAsyncLifetime
         }
         await WaitUntilAsync(() => Exporter.Sessions(iqn).Count == 0, "the end of the session");
     }
+
+    [Fact]
+    public async Task Ending_sessions_logs_initiators_out_and_lets_them_back_in()
+    {
+        var iqn = NewIqn();
+        await Apply(new TargetChange(null, Target(iqn, await CreateVolumeAsync(4 << 20), [Initiator, Other])));
+        using (Login(iqn))
+        using (Login(iqn, initiator: Other))
+        {
+            await WaitUntilAsync(() => Exporter.Sessions(iqn).Count == 2, "both sessions");
+            Assert.Equal(1, await Exporter.EndSessionsAsync(iqn, Other, Ct));
+            await WaitUntilAsync(() => Exporter.Sessions(iqn).All(x => !string.Equals(x.Initiator, Other, StringComparison.OrdinalIgnoreCase)), "the end of the other initiator's session");
+            Assert.Contains(Exporter.Sessions(iqn), x => string.Equals(x.Initiator, Initiator, StringComparison.OrdinalIgnoreCase));
+
+            Assert.Equal(1, await Exporter.EndSessionsAsync(iqn, null, Ct));
+            await WaitUntilAsync(() => Exporter.Sessions(iqn).Count == 0, "the end of every session");
+        }
+        // Ended is not denied: the initiator logs in again.
+        using var again = Login(iqn, initiator: Other);
+        Assert.Equal(4096, again.Read(0, 4096).Length);
+        Assert.Equal(0, await Exporter.EndSessionsAsync(NewIqn(), null, Ct));
+    }
+
+    [Fact]
+    public async Task A_lun_added_to_a_live_target_is_served_and_a_removed_one_is_not()
+    {
+        var iqn = NewIqn();
+        var first = Target(iqn, await CreateVolumeAsync(4 << 20));
+        await Apply(new TargetChange(null, first));
+        var second = first with { Luns = [.. first.Luns, new TargetLun(1, await CreateVolumeAsync(8 << 20))] };
+        await Apply(new TargetChange(first, second));
+        Assert.Equal(8L << 20, await BytesAsync(Initiator, iqn, cairnLun: 1));
+        Assert.Equal(4L << 20, await BytesAsync(Initiator, iqn));
+
+        await Apply(new TargetChange(second, first));
+        Assert.Null(await BytesAsync(Initiator, iqn, cairnLun: 1));
+        Assert.Equal(4L << 20, await BytesAsync(Initiator, iqn));
+    }
 }

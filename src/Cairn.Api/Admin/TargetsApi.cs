@@ -66,6 +66,34 @@ public static class TargetsApi
             var t = await targets.SetInitiatorAsync(iqn, initiator, allow: false, ct);
             return TypedResults.Ok(TargetDto.From(t, 0));
         }).Operation("DenyInitiator", "Remove an initiator; its sessions are ended").AdminErrors(B, N, C);
+
+        g.MapGet("/{iqn}/sessions", Ok<SessionDto[]> (string iqn, TargetService targets) =>
+        {
+            var t = targets.Get(Iqn.Normalize(iqn, "target name")) ?? throw CairnException.NotFound($"target {iqn.ToLowerInvariant()} does not exist");
+            return TypedResults.Ok(targets.Sessions(t.Iqn).Select(s => new SessionDto(t.Iqn, s.Initiator, s.Address)).ToArray());
+        }).Operation("ListSessions", "List a target's live sessions (initiator and address)").AdminErrors(B, N);
+
+        g.MapDelete("/{iqn}/sessions", async Task<Ok<SessionsEnded>> (string iqn, string? initiator, TargetService targets, CancellationToken ct) =>
+        {
+            var n = await targets.EndSessionsAsync(iqn, initiator, ct);
+            return TypedResults.Ok(new SessionsEnded(Iqn.Normalize(iqn, "target name"), n));
+        }).Operation("EndSessions", "End a target's live sessions (only ?initiator=IQN's when given); the initiators may log in again").AdminErrors(B, N);
+
+        g.MapPost("/{iqn}/luns", async Task<Ok<TargetDto>> (string iqn, HttpRequest req, TargetService targets, CancellationToken ct) =>
+        {
+            var body = await Json.ReadAsync<AddLunRequest>(req, ct);
+            var lun = ParseLun(body.Lun ?? 0, AdminParse.Required(body.Volume, "volume"));
+            if (body.Lun is < 0 or > TargetService.MaxLun) throw CairnException.Invalid($"lun: {body.Lun} is out of range (0-{TargetService.MaxLun})");
+            var t = await targets.AddLunAsync(iqn, body.Lun, lun.Dataset, lun.Snapshot, body.Shared ?? false, ct);
+            return TypedResults.Ok(TargetDto.From(t, targets.Sessions(t.Iqn).Count));
+        }).Accepts<AddLunRequest>("application/json")
+            .Operation("AddLun", "Map one more volume or snapshot as a LUN of a target").AdminErrors(B, N, C);
+
+        g.MapDelete("/{iqn}/luns/{lun:int}", async Task<Ok<TargetDto>> (string iqn, int lun, TargetService targets, CancellationToken ct) =>
+        {
+            var t = await targets.RemoveLunAsync(iqn, lun, ct);
+            return TypedResults.Ok(TargetDto.From(t, targets.Sessions(t.Iqn).Count));
+        }).Operation("RemoveLun", "Unmap a LUN of a target (not its last one)").AdminErrors(B, N, C);
         return app;
     }
 

@@ -54,4 +54,10 @@ public interface ITargetExporter : IAsyncDisposable
 
     /// <summary>Live sessions of one target (empty when none or unknown).</summary>
     IReadOnlyList<ExportSession> Sessions(string iqn);
+
+    /// <summary>
+    /// Ends the live sessions of one target (only those of <paramref name="initiator"/> when given), as an administrator
+    /// logging them out; the initiators may log in again. Returns how many sessions were ended.
+    /// </summary>
+    Task<int> EndSessionsAsync(string iqn, string? initiator, CancellationToken ct);
 }

@@ -204,6 +204,61 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
         return results;
     }
 
+    /// <summary>Ends a target's live sessions (of one initiator when given); they may log in again. Returns how many.</summary>
+    public async Task<int> EndSessionsAsync(string iqn, string? initiator, CancellationToken ct = default)
+    {
+        var target = Iqn.Normalize(iqn, "target name");
+        var init = initiator is null ? null : Iqn.Normalize(initiator, "initiator name");
+        if (Get(target) is null) throw CairnException.NotFound($"target {target} does not exist");
+        return await export.Exporter.EndSessionsAsync(target, init, ct);
+    }
+
+    /// <summary>
+    /// Maps one more volume or snapshot as LUN <paramref name="lun"/> (the lowest free number when null) of a target,
+    /// with the same rules as at creation (one read-write export per volume unless <paramref name="shared"/>).
+    /// </summary>
+    public async Task<TargetRecord> AddLunAsync(string iqn, int? lun, string dataset, string? snapshot, bool shared = false, CancellationToken ct = default)
+    {
+        var target = Iqn.Normalize(iqn, "target name");
+        return await ChangeLunsAsync(target, dataset, async t =>
+        {
+            var n = lun ?? Enumerable.Range(0, MaxLun + 1).First(i => t.Luns.All(l => l.Lun != i));
+            if (t.Luns.Any(l => l.Lun == n)) throw CairnException.Exists($"target {target} already has LUN {n}");
+            var spec = new TargetSpec(target, [.. t.Luns, new TargetLun(n, dataset, snapshot)], t.Initiators, Shared: shared);
+            // Validation as at creation (the volume exists, numbers in range, one writer), without the secrets it has sealed.
+            var checkedRecord = await ValidateAsync(spec, ct);
+            return t with { Luns = checkedRecord.Luns };
+        }, ct);
+    }
+
+    /// <summary>Unmaps LUN <paramref name="lun"/> of a target; a target keeps at least one LUN (delete the target instead).</summary>
+    public Task<TargetRecord> RemoveLunAsync(string iqn, int lun, CancellationToken ct = default)
+    {
+        var target = Iqn.Normalize(iqn, "target name");
+        return ChangeLunsAsync(target, null, t =>
+        {
+            if (t.Luns.All(l => l.Lun != lun)) throw CairnException.NotFound($"target {target} has no LUN {lun}");
+            if (t.Luns.Count == 1) throw CairnException.Conflict($"LUN {lun} is the only LUN of target {target}; delete the target instead (cairn target delete {target})");
+            return Task.FromResult(t with { Luns = [.. t.Luns.Where(l => l.Lun != lun)] });
+        }, ct);
+    }
+
+    private async Task<TargetRecord> ChangeLunsAsync(string target, string? dataset, Func<TargetRecord, Task<TargetRecord>> change, CancellationToken ct)
+    {
+        TargetRecord upd;
+        TargetChange delta;
+        using (await locks.AcquireAsync(dataset is null ? [target] : [target, dataset], ct))
+        {
+            var t = Get(target) ?? throw CairnException.NotFound($"target {target} does not exist");
+            upd = await change(t);
+            await store.WriteAsync(w => w.Put(upd), CancellationToken.None).WaitAsync(ct);
+            index.Replace([t], [upd]);
+            delta = new TargetChange(t, upd);
+        }
+        await export.EnqueueAsync([delta]);
+        return upd;
+    }
+
     /// <summary>Adds (allow) or removes (deny) an initiator; denying ends that initiator's sessions.</summary>
     public async Task<TargetRecord> SetInitiatorAsync(string iqn, string initiator, bool allow, CancellationToken ct = default)
     {

@@ -60,6 +60,8 @@ public enum SessionEndReason
     Shutdown,
     /// <summary>A TARGET COLD RESET: every connection to the target is closed at once (RFC 7143 §11.5.1).</summary>
     TargetColdReset,
+    /// <summary>An administrator ended the session (the initiator may log in again).</summary>
+    Ended,
 }
 
 /// <summary>A live session as the registry sees it.</summary>

@@ -67,7 +67,36 @@ internal static class TargetCommands
         var deny = new Command("deny", "Remove an initiator; its sessions are ended") { iqn, init };
         deny.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators/{Uri.EscapeDataString(pr.GetValue(init)!)}", Json.TargetDto, ct)));
 
-        foreach (var c in new[] { create, list, show, delete, allow, deny }) target.Subcommands.Add(c);
+        var sessions = new Command("sessions", "List a target's live sessions") { iqn };
+        sessions.Handle(async (pr, api, ct) =>
+        {
+            var n = await api.GetAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/sessions", Json.SessionDtoArray, ct);
+            if (pr.GetValue(Commands.JsonOut)) { Output.Json(n, Json.SessionDtoArray); return; }
+            Output.Table(["TARGET", "INITIATOR", "ADDRESS"], n.Select(x => new[] { x.Target, x.Initiator, x.Address ?? "-" }));
+        });
+        var only = new Option<string?>("--initiator") { Description = "Only this initiator's sessions" };
+        var logout = new Command("logout", "End a target's live sessions (the initiators may log in again; to keep one out, deny it)") { iqn, only };
+        logout.Handle(async (pr, api, ct) =>
+        {
+            var q = pr.GetValue(only) is { } i ? "?initiator=" + Uri.EscapeDataString(i) : "";
+            var n = await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/sessions{q}", Json.SessionsEnded, ct);
+            if (pr.GetValue(Commands.JsonOut)) Output.Json(n, Json.SessionsEnded);
+            else Console.WriteLine($"ended {n.Ended.ToString(CultureInfo.InvariantCulture)} session{(n.Ended == 1 ? "" : "s")} of {n.Target}");
+        });
+
+        var lunVolume = new Argument<string>("VOLUME") { Description = "Volume, or NAME@SNAP for a read-only LUN" };
+        var lunNumber = new Option<int?>("--lun") { Description = "LUN number (default: the lowest free one)" };
+        var lunShared = new Option<bool>("--shared") { Description = "The volume is already exported read-write elsewhere and its initiators coordinate" };
+        var lunAdd = new Command("add", "Map one more volume or snapshot as a LUN") { iqn, lunVolume, lunNumber, lunShared };
+        lunAdd.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/luns",
+            new AddLunRequest(pr.GetValue(lunVolume), pr.GetValue(lunNumber), pr.GetValue(lunShared) ? true : null), Json.AddLunRequest, Json.TargetDto, ct)));
+        var lunArg = new Argument<int>("LUN") { Description = "LUN number to unmap" };
+        var lunRemove = new Command("remove", "Unmap a LUN (a target keeps at least one)") { iqn, lunArg };
+        lunRemove.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync(
+            $"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/luns/{pr.GetValue(lunArg).ToString(CultureInfo.InvariantCulture)}", Json.TargetDto, ct)));
+        var luns = new Command("lun", "Add or remove a target's LUNs") { lunAdd, lunRemove };
+
+        foreach (var c in new[] { create, list, show, delete, allow, deny, sessions, logout, luns }) target.Subcommands.Add(c);
         return target;
     }
 

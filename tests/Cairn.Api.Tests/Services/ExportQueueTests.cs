@@ -41,6 +41,8 @@ public sealed class ExportQueueTests
 
         public IReadOnlyList<ExportSession> Sessions(string iqn) => [];
 
+        public Task<int> EndSessionsAsync(string iqn, string? initiator, CancellationToken ct) => Task.FromResult(0);
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
