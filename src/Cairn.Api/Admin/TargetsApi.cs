@@ -89,9 +89,11 @@ public static class TargetsApi
         }).Accepts<AddLunRequest>("application/json")
             .Operation("AddLun", "Map one more volume or snapshot as a LUN of a target").AdminErrors(B, N, C);
 
-        g.MapDelete("/{iqn}/luns/{lun:int}", async Task<Ok<TargetDto>> (string iqn, int lun, TargetService targets, CancellationToken ct) =>
+        g.MapDelete("/{iqn}/luns/{lun}", async Task<Ok<TargetDto>> (string iqn, string lun, TargetService targets, CancellationToken ct) =>
         {
-            var t = await targets.RemoveLunAsync(iqn, lun, ct);
+            if (!int.TryParse(lun, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                throw CairnException.Invalid($"lun: '{lun}' is not a LUN number");
+            var t = await targets.RemoveLunAsync(iqn, n, ct);
             return TypedResults.Ok(TargetDto.From(t, targets.Sessions(t.Iqn).Count));
         }).Operation("RemoveLun", "Unmap a LUN of a target (not its last one)").AdminErrors(B, N, C);
         return app;

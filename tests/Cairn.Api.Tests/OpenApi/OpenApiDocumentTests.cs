@@ -162,6 +162,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
             "id" or "job_id" => read ? _jobId : Guid.NewGuid().ToString(),
             "iqn" => read ? LunHost.Wwn(1) : "iqn.2026-01.org.example:nosuch",
             "initiator" => "iqn.2026-01.org.example:nosuch",
+            "lun" => "1",
             _ when pool => read ? LunHost.Pool : "nosuch",
             _ when snapshot => read ? LunHost.Src : "tank/images/nosuch@1",
             _ => read ? "tank/images/golden" : "tank/nosuch",
