@@ -171,7 +171,7 @@ internal static class ExitCodes
     /// (a bad name or size, refused by the CLI or by the server as invalid_argument).</summary>
     public const int Usage = 2;
 
-    /// <summary>What the command names does not exist (the server's not_found).</summary>
+    /// <summary>What the command names does not exist (the server's not_found, or the file to import).</summary>
     public const int NotFound = 3;
 
     public const string Summary = "0 ok, 1 error, 2 usage (bad command line or value), 3 not found";

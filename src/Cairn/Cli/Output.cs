@@ -83,6 +83,7 @@ internal sealed class Progress
     private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
     private long _lastDraw;
     private bool _drawn;
+    private bool _finished;
 
     public Progress(string label) => _label = label;
 
@@ -97,6 +98,7 @@ internal sealed class Progress
     {
         if (!Enabled) return;
         using var _ = _lock.EnterScope();
+        if (_finished) return;
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!force && _drawn && System.Diagnostics.Stopwatch.GetElapsedTime(_lastDraw, now) < TimeSpan.FromMilliseconds(100)) return;
         _lastDraw = now;
@@ -124,6 +126,8 @@ internal sealed class Progress
     public void Done(long? bytes = null, string? summary = null)
     {
         if (!Enabled) return;
+        // A tick still under way (Tick's timer) must not draw the bar again below the final line.
+        lock (_lock) _finished = true;
         Clear();
         var secs = Math.Max(Elapsed.TotalSeconds, 0.001);
         var rate = bytes is { } b ? $"{Sizes.Format(b)} in {Output.Seconds(secs)} ({Sizes.Format((long)(b / secs))}/s)" : $"in {Output.Seconds(secs)}";
