@@ -87,7 +87,7 @@ public sealed class CairnOptions
     public string? TlsKey { get; set; }
     /// <summary>CA bundle (PEM) that client certificates must chain to.</summary>
     public string? ClientCa { get; set; }
-    /// <summary>Allowed client certificates: subjects (<c>CN=…</c>) or SHA-256 fingerprints (hex), comma-separated.</summary>
+    /// <summary>Allowed client certificates: subjects (<c>CN=…</c>) or SHA-256 fingerprints (hex), separated by <c>;</c> or newlines (or <c>,</c> before the next <c>CN=</c>, fingerprint or <c>*</c>: see HttpsSetup.ClientPolicy.SplitAllow).</summary>
     public string? ClientAllow { get; set; }
 
     /// <summary>Parses ADDR:PORT (IPv4, [IPv6], or localhost).</summary>

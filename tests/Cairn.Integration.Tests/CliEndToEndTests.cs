@@ -4,7 +4,7 @@ using Cairn.Integration.Tests.Support;
 namespace Cairn.Integration.Tests;
 
 /// <summary>The real CLI against a real server process.</summary>
-public sealed class CliEndToEndTests(SharedServer shared) : IClassFixture<SharedServer>
+public sealed partial class CliEndToEndTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     // One server for the class: every test works under names of its own (tank/, p/, img/, x/, j/).
     private readonly CairnProcess _server = shared.Server;

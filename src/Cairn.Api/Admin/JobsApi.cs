@@ -13,13 +13,17 @@ public static class JobsApi
         var g = app.MapGroup(AdminApi.Prefix + "/jobs").WithTags("jobs");
         const int B = StatusCodes.Status400BadRequest, N = StatusCodes.Status404NotFound;
 
-        g.MapGet("", Ok<JobSummary[]> (JobEngine jobs, string? state, int? limit) =>
+        g.MapGet("", Ok<JobSummary[]> (JobEngine jobs, string? state, string? type, int? limit) =>
         {
             JobState? st = null;
             if (state is not null)
-                st = Enum.TryParse<JobState>(state, ignoreCase: true, out var s) ? s : throw CairnException.Invalid($"unknown job state '{state}'");
-            return TypedResults.Ok(jobs.List(st, Math.Clamp(limit ?? 100, 1, 10_000)).Select(Summary).ToArray());
-        }).Operation("ListJobs", "List jobs, newest first (state: pending, running, succeeded, failed, cancelled)").AdminErrors(B);
+                st = Enum.TryParse<JobState>(state, ignoreCase: true, out var s) && Enum.IsDefined(s) && !int.TryParse(state, out _)
+                    ? s : throw CairnException.Invalid($"unknown job state '{state}' (pending, running, succeeded, failed or cancelled)");
+            var n = Math.Clamp(limit ?? 100, 1, 10_000);
+            // The store filters by state only; a type filter reads up to the retention-bounded maximum, then takes n.
+            var found = type is null ? jobs.List(st, n) : jobs.List(st, 10_000).Where(j => string.Equals(j.Type, type, StringComparison.OrdinalIgnoreCase)).Take(n);
+            return TypedResults.Ok(found.Select(Summary).ToArray());
+        }).Operation("ListJobs", "List jobs, newest first (state: pending, running, succeeded, failed, cancelled; type: the job type, e.g. batch)").AdminErrors(B);
 
         g.MapGet("/{id}", Ok<JobDetail> (string id, JobEngine jobs) =>
         {

@@ -42,9 +42,10 @@ public static class ImageFiles
 
     /// <summary>
     /// Receives a sparse stream into a new file of the image's size at <paramref name="path"/> (holes stay holes; the
-    /// file appears only once it is whole). Returns the image size and the data bytes written.
+    /// file appears only once it is whole). Returns the image size and the data bytes written. <paramref name="progress"/>,
+    /// when given, is told the image offset reached and the image size after each record.
     /// </summary>
-    public static async Task<(long Size, long Written)> DecodeAsync(Stream input, string path, CancellationToken ct = default)
+    public static async Task<(long Size, long Written)> DecodeAsync(Stream input, string path, Action<long, long>? progress = null, CancellationToken ct = default)
     {
         var r = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: SparseImage.Window, leaveOpen: true));
         var tmp = path + ".cairn-partial";
@@ -62,6 +63,7 @@ public static class ImageFiles
                     if (l <= 0) return;
                     RandomAccess.Write(fh, data[..l], offset);
                     written += l;
+                    progress?.Invoke(offset + l, size);
                 }, ct);
             }
             File.Move(tmp, path, overwrite: true);

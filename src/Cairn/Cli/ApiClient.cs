@@ -116,7 +116,7 @@ internal sealed class ApiClient : IDisposable
             try { (status, text) = UnixHttp.Send(SocketPath, method.Method, path, contentType, body); }
             catch (SocketException ex) { throw Unreachable(ex); }
             catch (IOException ex) { throw new CliError($"the Cairn server at {Endpoint} broke off: {ex.Message}"); }
-            if (status is < 200 or > 299) throw new CliError(ErrorMessage((HttpStatusCode)status, text));
+            if (status is < 200 or > 299) throw Refused((HttpStatusCode)status, text);
         }
         else
         {
@@ -154,9 +154,18 @@ internal sealed class ApiClient : IDisposable
         using (resp)
         {
             var text = await resp.Content.ReadAsStringAsync(ct);
-            throw new CliError(ErrorMessage(resp.StatusCode, text));
+            throw Refused(resp.StatusCode, text);
         }
     }
+
+    /// <summary>An error answer as a CLI error: 404 exits <see cref="ExitCodes.NotFound"/>, 400 <see cref="ExitCodes.Usage"/>
+    /// (the server found a value on the command line invalid), anything else <see cref="ExitCodes.Error"/>.</summary>
+    private static CliError Refused(HttpStatusCode code, string body) => new(ErrorMessage(code, body), code switch
+    {
+        HttpStatusCode.NotFound => ExitCodes.NotFound,
+        HttpStatusCode.BadRequest => ExitCodes.Usage,
+        _ => ExitCodes.Error,
+    });
 
     private static string ErrorMessage(HttpStatusCode code, string body)
     {
@@ -178,7 +187,7 @@ internal sealed class ApiClient : IDisposable
 }
 
 /// <summary>An error reported to the user as one line, with a non-zero exit code.</summary>
-internal sealed class CliError(string message, int exitCode = 1) : Exception(message)
+internal sealed class CliError(string message, int exitCode = ExitCodes.Error) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
 }

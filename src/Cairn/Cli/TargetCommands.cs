@@ -10,14 +10,14 @@ internal static class TargetCommands
     public static Command Target()
     {
         var target = new Command("target", "iSCSI targets: LUNs, allowed initiators, CHAP");
-        var iqn = new Argument<string>("IQN");
-        var volume = new Option<string[]>("--volume") { Description = "Volume (or NAME@SNAP, read-only) to map; repeat for more LUNs", Required = true, AllowMultipleArgumentsPerToken = false };
-        var lun = new Option<int>("--lun") { Description = "LUN number of the first volume (default 0)" };
-        var initiator = new Option<string[]>("--initiator") { Description = "Initiator IQN allowed to log in; repeat for more" };
-        var chapUser = new Option<string?>("--chap-user") { Description = "CHAP user the initiator authenticates as" };
-        var chapSecret = new Option<string?>("--chap-secret") { Description = "CHAP secret (12-255 chars; or $CAIRN_CHAP_SECRET)" };
-        var mutualUser = new Option<string?>("--mutual-user") { Description = "Mutual CHAP user the target answers as" };
-        var mutualSecret = new Option<string?>("--mutual-secret") { Description = "Mutual CHAP secret (or $CAIRN_MUTUAL_SECRET)" };
+        var iqn = new Argument<string>("IQN") { Description = "Target name (iqn.YYYY-MM.reverse.domain:name)" };
+        var volume = new Option<string[]>("--volume") { HelpName = "NAME", Description = "Volume (or NAME@SNAP, read-only) to map; repeat for more LUNs", Required = true, AllowMultipleArgumentsPerToken = false };
+        var lun = new Option<int>("--lun") { HelpName = "N", Description = "LUN number of the first volume (default 0)" };
+        var initiator = new Option<string[]>("--initiator") { HelpName = "IQN", Description = "Initiator IQN allowed to log in; repeat for more" };
+        var chapUser = new Option<string?>("--chap-user") { HelpName = "USER", Description = "CHAP user the initiator authenticates as" };
+        var chapSecret = new Option<string?>("--chap-secret") { HelpName = "SECRET", Description = "CHAP secret (12-255 chars; or $CAIRN_CHAP_SECRET)" };
+        var mutualUser = new Option<string?>("--mutual-user") { HelpName = "USER", Description = "Mutual CHAP user the target answers as" };
+        var mutualSecret = new Option<string?>("--mutual-secret") { HelpName = "SECRET", Description = "Mutual CHAP secret (or $CAIRN_MUTUAL_SECRET)" };
         var shared = new Option<bool>("--shared") { Description = "Export a volume that another target (or another LUN) already exports read-write: only for initiators that coordinate, such as a cluster filesystem" };
         var create = new Command("create", "Create a target") { iqn, volume, lun, initiator, chapUser, chapSecret, mutualUser, mutualSecret, shared };
         create.Handle(async (pr, api, ct) =>
@@ -39,7 +39,7 @@ internal static class TargetCommands
         list.Handle(async (pr, api, ct) =>
         {
             var n = await api.GetAsync("cairn/v1/targets", Json.TargetDtoArray, ct);
-            if (pr.GetValue(Commands.JsonOut)) { Output.Json(n, Json.TargetDtoArray); return; }
+            if (pr.JsonWanted()) { Output.Json(n, Json.TargetDtoArray); return; }
             Output.Table(["IQN", "LUNS", "INITIATORS", "CHAP", "SESSIONS"], n.Select(t => new[]
             {
                 t.Iqn,
@@ -57,10 +57,12 @@ internal static class TargetCommands
         delete.Handle(async (pr, api, ct) =>
         {
             await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}", ct);
-            if (!pr.GetValue(Commands.JsonOut)) Console.WriteLine($"deleted {pr.GetValue(iqn)!.ToLowerInvariant()}");
+            var deleted = pr.GetValue(iqn)!.ToLowerInvariant();
+            if (pr.JsonWanted()) Output.Json(new DeletedAnswer(deleted), CliJsonContext.Default.DeletedAnswer);
+            else Output.Fields(("deleted", deleted));
         });
 
-        var init = new Argument<string>("INITIATOR");
+        var init = new Argument<string>("INITIATOR") { Description = "Initiator IQN" };
         var allow = new Command("allow", "Allow an initiator to log in") { iqn, init };
         allow.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/initiators",
             new InitiatorRequest(pr.GetValue(init)), Json.InitiatorRequest, Json.TargetDto, ct)));
@@ -71,7 +73,7 @@ internal static class TargetCommands
         sessions.Handle(async (pr, api, ct) =>
         {
             var n = await api.GetAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/sessions", Json.SessionDtoArray, ct);
-            if (pr.GetValue(Commands.JsonOut)) { Output.Json(n, Json.SessionDtoArray); return; }
+            if (pr.JsonWanted()) { Output.Json(n, Json.SessionDtoArray); return; }
             Output.Table(["TARGET", "INITIATOR", "ADDRESS"], n.Select(x => new[] { x.Target, x.Initiator, x.Address ?? "-" }));
         });
         var only = new Option<string?>("--initiator") { Description = "Only this initiator's sessions" };
@@ -80,8 +82,7 @@ internal static class TargetCommands
         {
             var q = pr.GetValue(only) is { } i ? "?initiator=" + Uri.EscapeDataString(i) : "";
             var n = await api.DeleteAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/sessions{q}", Json.SessionsEnded, ct);
-            if (pr.GetValue(Commands.JsonOut)) Output.Json(n, Json.SessionsEnded);
-            else Console.WriteLine($"ended {n.Ended.ToString(CultureInfo.InvariantCulture)} session{(n.Ended == 1 ? "" : "s")} of {n.Target}");
+            Commands.Show(pr, n, Json.SessionsEnded, e => [("target", e.Target), ("ended", e.Ended.ToString(CultureInfo.InvariantCulture))]);
         });
 
         var lunVolume = new Argument<string>("VOLUME") { Description = "Volume, or NAME@SNAP for a read-only LUN" };
@@ -102,13 +103,14 @@ internal static class TargetCommands
 
     private static CairnJsonContext Json => CairnJsonContext.Default;
 
-    private static void Show(ParseResult pr, TargetDto t)
-    {
-        if (pr.GetValue(Commands.JsonOut)) { Output.Json(t, Json.TargetDto); return; }
-        Console.WriteLine($"iqn:        {t.Iqn}");
-        foreach (var l in t.Luns) Console.WriteLine($"lun {l.Lun.ToString(CultureInfo.InvariantCulture),-6}  {l.Volume}{(l.ReadOnly ? " (read-only)" : "")}");
-        Console.WriteLine($"initiators: {(t.Initiators.Count == 0 ? "(none: nobody may log in)" : string.Join(", ", t.Initiators))}");
-        Console.WriteLine($"chap:       {(t.ChapUser is { } u ? $"user {u}" : "none")}{(t.MutualUser is { } m ? $", mutual as {m}" : "")}");
-        Console.WriteLine($"sessions:   {t.Sessions.ToString(CultureInfo.InvariantCulture)}");
-    }
+    private static void Show(ParseResult pr, TargetDto t) => Commands.Show(pr, t, Json.TargetDto, t => [
+        ("iqn", t.Iqn),
+        ("luns", Output.List(t.Luns.Select(l => $"{l.Lun.ToString(CultureInfo.InvariantCulture)}:{l.Volume}{(l.ReadOnly ? " (read-only)" : "")}"))),
+        ("initiators", t.Initiators.Count == 0 ? "- (nobody may log in)" : string.Join(", ", t.Initiators)),
+        ("chap_user", Output.Str(t.ChapUser)),
+        ("mutual_user", Output.Str(t.MutualUser)),
+        ("portal", Output.Str(t.Portal)),
+        ("sessions", t.Sessions.ToString(CultureInfo.InvariantCulture)),
+        ("created", Output.Time(t.Created)),
+    ]);
 }
