@@ -111,6 +111,9 @@ public static class CairnServiceCollectionExtensions
         s.AddSingleton(AdminApi.ErrorShape);
         s.AddLunCloneApi();
         s.AddCairnOpenApi();
+        // A query or route value that does not bind (?limit=abc) throws instead of answering a bare 400: the error
+        // middleware then answers in the API's error shape, naming the parameter.
+        s.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         s.ConfigureHttpJsonOptions(j =>
         {
             // The contracts' source-generated metadata first; the same naming and converters for anything else.
@@ -127,8 +130,9 @@ public static class CairnServiceCollectionExtensions
     public static WebApplication MapCairn(this WebApplication app)
     {
         app.UseMiddleware<ApiErrorMiddleware>();
-        app.MapGet("/healthz", () => Results.Text("ok\n")).ExcludeFromDescription();
-        app.MapGet("/metrics", (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
+        // HEAD as well as GET: load balancers and uptime probes often ask HEAD.
+        app.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], () => Results.Text("ok\n")).ExcludeFromDescription();
+        app.MapMethods("/metrics", [HttpMethods.Get, HttpMethods.Head], (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapCairnAdminApi();
         app.MapCairnJobsApi();
