@@ -185,8 +185,9 @@ internal static class MetricsSetup
                 ("cairn_pool_size_bytes", "Capacity of the pool.", "gauge", Per(p => p.Size)),
                 ("cairn_pool_allocated_bytes", "Bytes the pool's data occupies.", "gauge", Per(p => p.Allocated)),
                 ("cairn_pool_free_bytes", "Bytes still available.", "gauge", Per(p => p.Free)),
-                ("cairn_datasets", "Volumes and folders.", "gauge", Per(p => p.Datasets)),
-                ("cairn_snapshots", "Snapshots.", "gauge", Per(p => p.Snapshots)),
+                // The figures of GET /pools: what is in the pool, not the pool itself (which `volume list` shows as a folder row).
+                ("cairn_datasets", "Volumes and folders in the pool, the pool itself not counted.", "gauge", Per(p => p.Datasets)),
+                ("cairn_snapshots", "Snapshots in the pool.", "gauge", Per(p => p.Snapshots)),
                 ("cairn_jobs", "Jobs by state.", "gauge", [("state=\"running\"", running), ("state=\"pending\"", pending)]),
             ];
         });
