@@ -71,12 +71,22 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         return new ApiProblem(status, ApiErrors.Code(status), message);
     }
 
-    private static async Task WriteAsync(HttpContext ctx, ApiErrorShape? shape, ApiProblem problem)
+    private async Task WriteAsync(HttpContext ctx, ApiErrorShape? shape, ApiProblem problem)
     {
         ctx.Response.StatusCode = problem.Status;
         ctx.Response.ContentType = "application/json";
         if (HttpMethods.IsHead(ctx.Request.Method)) return; // a HEAD answer has the headers of the GET one and no body
-        await ctx.Response.WriteAsync(shape is null ? DefaultBody(problem) : shape.Body(problem, ctx));
+        try
+        {
+            await ctx.Response.WriteAsync(shape is null ? DefaultBody(problem) : shape.Body(problem, ctx));
+        }
+        catch (Exception ex) when (ApiErrors.IsClientGone(ex, ctx) || ex is IOException)
+        {
+            // The client left while it was being answered: escaping here, this would be Kestrel's "unhandled exception"
+            // with a stack trace.
+            ErrorLog.ClientGone(log, ctx.Request.Method, ctx.Request.Path.Value, ex.GetType().Name + ": " + ex.Message);
+            ctx.Abort();
+        }
     }
 
     private ApiErrorShape? Match(PathString path)
