@@ -30,6 +30,7 @@ public static class ServerHost
         var http = CairnOptions.ParseEndpoint(options.Http, "http");
         var iscsi = CairnOptions.ParseEndpoint(options.Iscsi, "iscsi");
         var socket = options.SocketPath(data, out var socketWarning);
+        HttpsSetup.Check(options, http);
         Probe(http, "Http");
         Probe(iscsi, "Iscsi");
         Directory.CreateDirectory(data);

@@ -43,6 +43,7 @@ public sealed class ConfigTests
     [InlineData("config", "--config (CAIRN_CONFIG): ")]
     [InlineData("iscsi-busy", "--iscsi (CAIRN_ISCSI): 127.0.0.1:")]
     [InlineData("http-busy", "--http (CAIRN_HTTP): 127.0.0.1:")]
+    [InlineData("tls", "--tls-cert (CAIRN_TLS_CERT): ")]
     public async Task A_failed_start_is_one_line_naming_the_setting_and_writes_nothing(string kind, string expected)
     {
         var dir = TempDir.Create("cairn-fail");
@@ -65,6 +66,11 @@ public sealed class ConfigTests
                 break;
             case "iscsi-busy": iscsi = busyPort; expected += $"{busyPort} is already in use"; break;
             case "http-busy": http = busyPort; expected += $"{busyPort} is already in use"; break;
+            case "tls":
+                var pem = Path.Combine(dir, "junk.pem");
+                await File.WriteAllTextAsync(pem, "not a certificate", TestContext.Current.CancellationToken);
+                args.AddRange(["--tls-cert", pem, "--tls-key", pem]);
+                break;
         }
         args.AddRange(["--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{iscsi}"]);
         var r = await CairnProcess.RunCliAsync([.. args], env: env);
