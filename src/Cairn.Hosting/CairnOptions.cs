@@ -64,6 +64,8 @@ public sealed class CairnOptions
             var (name, engine) = colon < 0 ? (item, "embedded") : (item[..colon], item[(colon + 1)..]);
             var why = Names.CheckDataset(name);
             if (why is not null || name.Contains('/')) throw CairnException.Invalid($"pools: '{item}' is not NAME[:ENGINE] ({why ?? "a pool name has no '/'"})");
+            // The engines AddCairnEngines registers: an unknown one would fail the start after the data directory was made.
+            if (engine is not ("embedded" or "zfs")) throw CairnException.Invalid($"pools: '{item}' names engine '{engine}' (engines: embedded, zfs)");
             result[name] = engine;
         }
         return result;
