@@ -31,6 +31,23 @@ public sealed class RoutineLogTests
     }
 
     [Fact]
+    public async Task A_client_that_resets_the_connection_right_after_asking_is_logged_without_a_stack_trace()
+    {
+        await using var h = await ApiHost.StartAsync();
+        Assert.Equal(HttpStatusCode.Created, (await h.SendAsync("POST", "/cairn/v1/volumes", """{"name":"tank/big","size":"16G"}""")).Code);
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(h.Http.BaseAddress!.Host, h.Http.BaseAddress.Port, Ct);
+            await tcp.GetStream().WriteAsync("GET /cairn/v1/volume-data/tank/big HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray(), Ct);
+            tcp.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with RST: a client killed mid-request
+        }
+        var metrics = h.Services.GetRequiredService<CairnMetrics>();
+        for (int i = 0; i < 600 && !metrics.Render().Contains("api=\"admin\",method=\"GET\"", StringComparison.Ordinal); i++) await Task.Delay(50, Ct);
+        Assert.Contains("api=\"admin\",method=\"GET\"", metrics.Render(), StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Logs.Entries, e => e.Exception is not null || e.Level >= LogLevel.Error);
+    }
+
+    [Fact]
     public async Task Batch_items_that_already_exist_fail_the_job_without_a_stack_trace()
     {
         await using var h = await ApiHost.StartAsync();
