@@ -64,6 +64,8 @@ public sealed class CairnOptions
             var (name, engine) = colon < 0 ? (item, "embedded") : (item[..colon], item[(colon + 1)..]);
             var why = Names.CheckDataset(name);
             if (why is not null || name.Contains('/')) throw CairnException.Invalid($"pools: '{item}' is not NAME[:ENGINE] ({why ?? "a pool name has no '/'"})");
+            // The engines AddCairnEngines registers: an unknown one would fail the start after the data directory was made.
+            if (engine is not ("embedded" or "zfs")) throw CairnException.Invalid($"pools: '{item}' names engine '{engine}' (engines: embedded, zfs)");
             result[name] = engine;
         }
         return result;
@@ -90,29 +92,51 @@ public sealed class CairnOptions
     /// <summary>Allowed client certificates: subjects (<c>CN=…</c>) or SHA-256 fingerprints (hex), separated by <c>;</c> or newlines (or <c>,</c> before the next <c>CN=</c>, fingerprint or <c>*</c>: see HttpsSetup.ClientPolicy.SplitAllow).</summary>
     public string? ClientAllow { get; set; }
 
-    /// <summary>Parses ADDR:PORT (IPv4, [IPv6], or localhost).</summary>
+    /// <summary>Parses ADDR:PORT (IPv4, [IPv6], or localhost); <paramref name="what"/> is the setting (<c>http</c>, <c>iscsi</c>).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
     {
-        if (string.IsNullOrWhiteSpace(text)) throw CairnException.Invalid($"--{what}: empty address");
+        var setting = Setting(char.ToUpperInvariant(what[0]) + what[1..]);
+        if (string.IsNullOrWhiteSpace(text)) throw CairnException.Invalid($"{setting}: empty address");
         var t = text.Trim();
         if (t.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase)) t = "127.0.0.1:" + t["localhost:".Length..];
         if (!IPEndPoint.TryParse(t, out var ep) || !t.Contains(':'))
-            throw CairnException.Invalid($"--{what}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776; port 0 picks a free port)");
+            throw CairnException.Invalid($"{setting}: '{text}' is not ADDR:PORT (e.g. 127.0.0.1:8776; port 0 picks a free port)");
         return ep;
     }
 
-    /// <summary>Checks everything that can be checked before opening anything.</summary>
+    /// <summary>
+    /// How errors name a setting: its command-line option where it has one, else its config-file name, with its
+    /// environment variable (<c>--http (CAIRN_HTTP)</c>, <c>JobConcurrency (CAIRN_JOB_CONCURRENCY)</c>).
+    /// </summary>
+    public static string Setting(string name)
+    {
+        var env = "CAIRN_" + CairnOptionsBinder.EnvironmentName(name);
+        return CommandLine.Contains(name) ? $"--{CairnOptionsBinder.EnvironmentName(name).ToLowerInvariant().Replace('_', '-')} ({env})" : $"{name} ({env})";
+    }
+
+    /// <summary>Settings that <c>cairn serve</c> also takes as options (<c>TlsCert</c> is <c>--tls-cert</c>).</summary>
+    private static readonly HashSet<string> CommandLine = new(StringComparer.Ordinal)
+    {
+        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools",
+    };
+
+    /// <summary>Checks everything that can be checked before opening anything; each error names its setting.</summary>
     public void Validate()
     {
         ParseEndpoint(Http, "http");
         ParseEndpoint(Iscsi, "iscsi");
-        if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid("--data: empty directory");
-        if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid("job concurrency must be between 1 and 256");
-        if (Exporter is not ("cairn" or "tgt")) throw CairnException.Invalid($"exporter: '{Exporter}' is not cairn or tgt");
-        if (TgtControlPort is < 0 or > 32767) throw CairnException.Invalid("tgt control port must be between 0 and 32767 (tgtd -C takes no more)");
-        DeclaredPools();
-        if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"iscsi medium: '{IscsiMedium}' is not fixed or removable");
-        if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid("--tls-cert and --tls-key go together");
-        if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid("--client-ca needs --tls-cert and --tls-key");
+        if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid($"{Setting("Data")}: empty directory");
+        if (File.Exists(Data)) throw CairnException.Invalid($"{Setting("Data")}: {Data} is a file, not a directory");
+        if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid($"{Setting("JobConcurrency")}: {JobConcurrency} is not between 1 and 256");
+        if (JobRetentionDays < 0) throw CairnException.Invalid($"{Setting("JobRetentionDays")}: {JobRetentionDays} is negative");
+        if (Exporter is not ("cairn" or "tgt")) throw CairnException.Invalid($"{Setting("Exporter")}: '{Exporter}' is not cairn or tgt");
+        if (TgtControlPort is < 0 or > 32767) throw CairnException.Invalid($"{Setting("TgtControlPort")}: {TgtControlPort} is not between 0 and 32767 (tgtd -C takes no more)");
+        try { DeclaredPools(); }
+        catch (CairnException e) { throw CairnException.Invalid($"{Setting("Pools")}: {e.Message.Replace("pools: ", "", StringComparison.Ordinal)}"); }
+        if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"{Setting("IscsiMedium")}: '{IscsiMedium}' is not fixed or removable");
+        if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid($"{Setting(TlsCert is null ? "TlsCert" : "TlsKey")}: --tls-cert and --tls-key go together");
+        if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid($"{Setting("ClientCa")}: needs --tls-cert and --tls-key");
+        foreach (var (name, file) in new[] { ("TlsCert", TlsCert), ("TlsKey", TlsKey), ("ClientCa", ClientCa) })
+            if (file is not null && !File.Exists(file)) throw CairnException.Invalid($"{Setting(name)}: {file} does not exist");
     }
 }

@@ -54,8 +54,8 @@ public static class CairnOptionsBinder
 
     private static Setting Whole(string name, Action<CairnOptions, int> set) => new(name, (o, v) =>
         set(o, int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
-            : throw CairnException.Invalid($"setting {name} (CAIRN_{EnvironmentName(name)}): '{v}' is not a whole number")));
+            : throw CairnException.Invalid($"{CairnOptions.Setting(name)}: '{v}' is not a whole number")));
 
     private static Setting Flag(string name, Action<CairnOptions, bool> set) => new(name, (o, v) =>
-        set(o, bool.TryParse(v, out var b) ? b : throw CairnException.Invalid($"setting {name} (CAIRN_{EnvironmentName(name)}): '{v}' is not true or false")));
+        set(o, bool.TryParse(v, out var b) ? b : throw CairnException.Invalid($"{CairnOptions.Setting(name)}: '{v}' is not true or false")));
 }

@@ -111,6 +111,9 @@ public static class CairnServiceCollectionExtensions
         s.AddSingleton(AdminApi.ErrorShape);
         s.AddLunCloneApi();
         s.AddCairnOpenApi();
+        // A query or route value that does not bind (?limit=abc) throws instead of answering a bare 400: the error
+        // middleware then answers in the API's error shape, naming the parameter.
+        s.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         s.ConfigureHttpJsonOptions(j =>
         {
             // The contracts' source-generated metadata first; the same naming and converters for anything else.
@@ -127,8 +130,9 @@ public static class CairnServiceCollectionExtensions
     public static WebApplication MapCairn(this WebApplication app)
     {
         app.UseMiddleware<ApiErrorMiddleware>();
-        app.MapGet("/healthz", () => Results.Text("ok\n")).ExcludeFromDescription();
-        app.MapGet("/metrics", (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
+        // HEAD as well as GET: load balancers and uptime probes often ask HEAD.
+        app.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], () => Results.Text("ok\n")).ExcludeFromDescription();
+        app.MapMethods("/metrics", [HttpMethods.Get, HttpMethods.Head], (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapCairnAdminApi();
         app.MapCairnJobsApi();
@@ -181,8 +185,9 @@ internal static class MetricsSetup
                 ("cairn_pool_size_bytes", "Capacity of the pool.", "gauge", Per(p => p.Size)),
                 ("cairn_pool_allocated_bytes", "Bytes the pool's data occupies.", "gauge", Per(p => p.Allocated)),
                 ("cairn_pool_free_bytes", "Bytes still available.", "gauge", Per(p => p.Free)),
-                ("cairn_datasets", "Volumes and folders.", "gauge", Per(p => p.Datasets)),
-                ("cairn_snapshots", "Snapshots.", "gauge", Per(p => p.Snapshots)),
+                // The figures of GET /pools: what is in the pool, not the pool itself (which `volume list` shows as a folder row).
+                ("cairn_datasets", "Volumes and folders in the pool, the pool itself not counted.", "gauge", Per(p => p.Datasets)),
+                ("cairn_snapshots", "Snapshots in the pool.", "gauge", Per(p => p.Snapshots)),
                 ("cairn_jobs", "Jobs by state.", "gauge", [("state=\"running\"", running), ("state=\"pending\"", pending)]),
             ];
         });

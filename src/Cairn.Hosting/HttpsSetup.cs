@@ -22,26 +22,54 @@ internal static class HttpsSetup
 {
     private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
 
-    public static void Configure(ListenOptions lo, CairnOptions options)
+    /// <summary>
+    /// The rules and the files (certificate, key, CA, allow-list), checked before the server creates anything, so that
+    /// a bad TLS setting fails the start without touching the data directory.
+    /// </summary>
+    public static void Check(CairnOptions options, IPEndPoint http)
     {
-        lo.Protocols = HttpProtocols.Http1AndHttp2;
-        var loopback = lo.IPEndPoint is { } ep && IPAddress.IsLoopback(ep.Address);
+        if (!Rules(options, IPAddress.IsLoopback(http.Address))) return;
+        try
+        {
+            using var cert = X509Certificate2.CreateFromPemFile(options.TlsCert!, options.TlsKey);
+        }
+        catch (CryptographicException e)
+        {
+            throw CairnException.Invalid($"{CairnOptions.Setting("TlsCert")}: {options.TlsCert} with --tls-key {options.TlsKey} is not a PEM certificate and its key: {e.Message}");
+        }
+        if (options.ClientCa is not null) ClientPolicy.Load(options.ClientCa, options.ClientAllow);
+    }
+
+    /// <summary>The listener rules; true when the listener is to have TLS.</summary>
+    private static bool Rules(CairnOptions options, bool loopback)
+    {
         if (options.ClientAllow is not null && options.ClientCa is null)
             throw CairnException.Invalid("--client-allow needs --client-ca (the CA that client certificates must chain to)");
         if (options.TlsCert is null)
         {
-            // HTTP/2 needs TLS (ALPN); offering it on plaintext only earned a warning at every start.
-            lo.Protocols = HttpProtocols.Http1;
             if (!loopback)
                 throw CairnException.Invalid($"--http {options.Http}: without TLS the API listens on loopback only (e.g. 127.0.0.1:8776); " +
                     "to listen on another address give --tls-cert, --tls-key, --client-ca and --client-allow");
-            return;
+            return false;
         }
         if (options.ClientCa is null && !loopback)
             throw CairnException.Invalid($"--http {options.Http}: a non-loopback listener needs client-certificate authentication (--client-ca and --client-allow); " +
                 "TLS alone would let anyone who can reach it use the API");
+        return true;
+    }
 
-        var cert = X509Certificate2.CreateFromPemFile(options.TlsCert, options.TlsKey);
+    public static void Configure(ListenOptions lo, CairnOptions options)
+    {
+        lo.Protocols = HttpProtocols.Http1AndHttp2;
+        var loopback = lo.IPEndPoint is { } ep && IPAddress.IsLoopback(ep.Address);
+        if (!Rules(options, loopback))
+        {
+            // HTTP/2 needs TLS (ALPN); offering it on plaintext only earned a warning at every start.
+            lo.Protocols = HttpProtocols.Http1;
+            return;
+        }
+
+        var cert = X509Certificate2.CreateFromPemFile(options.TlsCert!, options.TlsKey);
         var https = new HttpsConnectionAdapterOptions { ServerCertificate = cert };
         if (options.ClientCa is not null)
         {

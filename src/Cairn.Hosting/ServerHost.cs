@@ -23,8 +23,16 @@ public static class ServerHost
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The data directory lock is owned by the container from AddCairn on; a failure before that is a failed start.")]
     public static WebApplication Build(CairnOptions options, Action<WebApplicationBuilder>? configure = null)
     {
+        // Everything that can fail is checked before anything is written: a failed start leaves no data directory,
+        // lock or database behind. The listeners' ports are probed by binding them for a moment.
         options.Validate();
         var data = Path.GetFullPath(options.Data);
+        var http = CairnOptions.ParseEndpoint(options.Http, "http");
+        var iscsi = CairnOptions.ParseEndpoint(options.Iscsi, "iscsi");
+        var socket = options.SocketPath(data, out var socketWarning);
+        HttpsSetup.Check(options, http);
+        Probe(http, "Http");
+        Probe(iscsi, "Iscsi");
         Directory.CreateDirectory(data);
         var dataLock = DataDirectoryLock.Acquire(data);
 
@@ -34,8 +42,6 @@ public static class ServerHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
-        var http = CairnOptions.ParseEndpoint(options.Http, "http");
-        var socket = options.SocketPath(data, out var socketWarning);
         if (socket is not null && File.Exists(socket))
         {
             // A socket left by a server that was killed (the data directory lock says none is running now). Sockets
@@ -52,7 +58,7 @@ public static class ServerHost
             k.Limits.MaxRequestBodySize = 64 << 20;
             k.Listen(http, lo => HttpsSetup.Configure(lo, options));
             if (socket is not null) k.ListenUnixSocket(socket, lo => lo.Protocols = HttpProtocols.Http1);
-            k.ListenIscsi(CairnOptions.ParseEndpoint(options.Iscsi, "iscsi"));
+            k.ListenIscsi(iscsi);
         });
 
         builder.AddCairnIscsi(listen: null);
@@ -62,6 +68,33 @@ public static class ServerHost
         var app = builder.Build();
         app.MapCairn();
         return app;
+    }
+
+    /// <summary>
+    /// Binds <paramref name="ep"/> and lets it go, so that a port in use (or not ours to take) is an error naming its
+    /// setting before anything is created, instead of Kestrel's failure (a stack trace, and an http:// address even for
+    /// iSCSI) after the data directory was opened. Port 0 (any free port) needs no probe.
+    /// </summary>
+    private static void Probe(System.Net.IPEndPoint ep, string setting)
+    {
+        if (ep.Port == 0) return;
+        using var s = new System.Net.Sockets.Socket(ep.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            s.Bind(ep);
+            s.Listen(1);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            var why = e.SocketErrorCode switch
+            {
+                System.Net.Sockets.SocketError.AddressAlreadyInUse => "is already in use (another program listens there)",
+                System.Net.Sockets.SocketError.AccessDenied => "may not be taken by this user (ports below 1024 need privileges)",
+                System.Net.Sockets.SocketError.AddressNotAvailable => "is not an address of this host",
+                _ => "cannot be listened on: " + e.Message,
+            };
+            throw CairnException.Invalid($"{CairnOptions.Setting(setting)}: {ep} {why}");
+        }
     }
 
     public static async Task<int> RunAsync(CairnOptions options, CancellationToken ct)

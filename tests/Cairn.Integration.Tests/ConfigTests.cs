@@ -37,6 +37,54 @@ public sealed class ConfigTests
         Assert.StartsWith("error: ", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("concurrency", "JobConcurrency (CAIRN_JOB_CONCURRENCY): 'abc' is not a whole number")]
+    [InlineData("concurrency-range", "JobConcurrency (CAIRN_JOB_CONCURRENCY): 0 is not between 1 and 256")]
+    [InlineData("config", "--config (CAIRN_CONFIG): ")]
+    [InlineData("iscsi-busy", "--iscsi (CAIRN_ISCSI): 127.0.0.1:")]
+    [InlineData("http-busy", "--http (CAIRN_HTTP): 127.0.0.1:")]
+    [InlineData("tls", "--tls-cert (CAIRN_TLS_CERT): ")]
+    [InlineData("pools", "--pools (CAIRN_POOLS): 'tank:nosuch' names engine 'nosuch'")]
+    public async Task A_failed_start_is_one_line_naming_the_setting_and_writes_nothing(string kind, string expected)
+    {
+        var dir = TempDir.Create("cairn-fail");
+        var data = Path.Combine(dir, "data");
+        var env = new Dictionary<string, string>();
+        int http = CairnProcess.FreePort(), iscsi = CairnProcess.FreePort();
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        var busyPort = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        var args = new List<string> { "serve", "--data", data };
+        switch (kind)
+        {
+            case "concurrency": env["CAIRN_JOB_CONCURRENCY"] = "abc"; break;
+            case "concurrency-range": env["CAIRN_JOB_CONCURRENCY"] = "0"; break;
+            case "config":
+                var cfg = Path.Combine(dir, "cairn.json");
+                await File.WriteAllTextAsync(cfg, """{ "Data": "x", """, TestContext.Current.CancellationToken);
+                args.AddRange(["--config", cfg]);
+                expected += cfg + " is not valid JSON: ";
+                break;
+            case "iscsi-busy": iscsi = busyPort; expected += $"{busyPort} is already in use"; break;
+            case "http-busy": http = busyPort; expected += $"{busyPort} is already in use"; break;
+            case "pools": args.AddRange(["--pools", "tank:nosuch"]); break;
+            case "tls":
+                var pem = Path.Combine(dir, "junk.pem");
+                await File.WriteAllTextAsync(pem, "not a certificate", TestContext.Current.CancellationToken);
+                args.AddRange(["--tls-cert", pem, "--tls-key", pem]);
+                break;
+        }
+        args.AddRange(["--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{iscsi}"]);
+        var r = await CairnProcess.RunCliAsync([.. args], env: env);
+        Assert.NotEqual(0, r.ExitCode);
+        var lines = r.Stderr.TrimEnd('\n').Split('\n');
+        Assert.True(lines.Length == 1, r.Stderr);
+        Assert.StartsWith("error: " + expected, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("http://", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr + r.Stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), $"the failed start created {data}: {string.Join(", ", Directory.Exists(data) ? Directory.GetFileSystemEntries(data) : [])}");
+    }
+
     [Fact]
     public async Task A_second_server_on_the_same_data_directory_is_refused()
     {

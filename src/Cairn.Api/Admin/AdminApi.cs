@@ -13,7 +13,7 @@ public static class AdminApi
     public const string Prefix = "/cairn/v1";
 
     /// <summary>The admin API's error shape: <c>{"error":{"code":"not_found","message":"…"}}</c>.</summary>
-    public static ApiErrorShape ErrorShape { get; } = new("admin", "/cairn", (kind, message, _) => ApiErrorMiddleware.DefaultBody(kind, message));
+    public static ApiErrorShape ErrorShape { get; } = new("admin", "/cairn", (problem, _) => ApiErrorMiddleware.DefaultBody(problem));
 
     public static IEndpointRouteBuilder MapCairnAdminApi(this IEndpointRouteBuilder app)
     {

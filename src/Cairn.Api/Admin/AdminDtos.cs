@@ -42,7 +42,7 @@ internal static class AdminParse
         if (size is not { } e || e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined) throw CairnException.Invalid("'size' is required");
         if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var n)) return n;
         if (e.ValueKind == JsonValueKind.String) return Sizes.Parse(e.GetString());
-        throw CairnException.Invalid("'size' must be a number of bytes or a string such as \"10G\"");
+        throw CairnException.Invalid("size: expected a string or number (bytes, or a size such as \"10G\")");
     }
 
     public static string Required(string? value, string field) =>

@@ -19,7 +19,7 @@ public static class JobsApi
             if (state is not null)
                 st = Enum.TryParse<JobState>(state, ignoreCase: true, out var s) && Enum.IsDefined(s) && !int.TryParse(state, out _)
                     ? s : throw CairnException.Invalid($"unknown job state '{state}' (pending, running, succeeded, failed or cancelled)");
-            var n = Math.Clamp(limit ?? 100, 1, 10_000);
+            var n = Limit(limit, 100);
             // The store filters by state only; a type filter reads up to the retention-bounded maximum, then takes n.
             var found = type is null ? jobs.List(st, n) : jobs.List(st, 10_000).Where(j => string.Equals(j.Type, type, StringComparison.OrdinalIgnoreCase)).Take(n);
             return TypedResults.Ok(found.Select(Summary).ToArray());
@@ -38,7 +38,7 @@ public static class JobsApi
         g.MapGet("/{id}/logs", Ok<JobLogDto[]> (string id, long? after, int? limit, JobEngine jobs) =>
         {
             var job = Find(jobs, id);
-            return TypedResults.Ok(jobs.Logs(job.Id, after ?? 0, Math.Clamp(limit ?? 1000, 1, 10_000))
+            return TypedResults.Ok(jobs.Logs(job.Id, After(after), Limit(limit, 1000))
                 .Select(l => new JobLogDto(l.Seq, l.Time, l.Level, l.Message)).ToArray());
         }).Operation("GetJobLogs", "Read a job's log lines after seq").AdminErrors(B, N);
 
@@ -58,6 +58,18 @@ public static class JobsApi
         if (!Guid.TryParse(id, out var g)) throw CairnException.Invalid($"'{id}' is not a job id");
         return jobs.Get(g) ?? throw CairnException.NotFound($"job {id} does not exist");
     }
+
+    /// <summary>A page size: 1 to 10,000 (a value outside is refused, not silently clamped).</summary>
+    private static int Limit(int? limit, int dflt) => limit switch
+    {
+        null => dflt,
+        >= 1 and <= MaxLimit => limit.Value,
+        _ => throw CairnException.Invalid($"limit: {limit} is not between 1 and {MaxLimit}"),
+    };
+
+    private static long After(long? after) => after is < 0 ? throw CairnException.Invalid($"after: {after} is negative (a log sequence number, 0 for the start)") : after ?? 0;
+
+    private const int MaxLimit = 10_000;
 
     private static string Wire(JobState s) => s.ToString().ToLowerInvariant();
 

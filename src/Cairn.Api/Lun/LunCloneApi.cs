@@ -16,8 +16,8 @@ public static class LunCloneApi
     public const string Prefix = "/lun/api/v1.0";
 
     /// <summary>The LUN API's error shape.</summary>
-    public static ApiErrorShape ErrorShape { get; } = new("lun", "/lun", (_, message, _) =>
-        JsonSerializer.Serialize(new LunError("error", message), CairnJsonContext.Default.LunError));
+    public static ApiErrorShape ErrorShape { get; } = new("lun", "/lun", (problem, _) =>
+        JsonSerializer.Serialize(new LunError("error", problem.Message), CairnJsonContext.Default.LunError));
 
     /// <summary>Registers the job handlers, the status renderer and the <c>/lun</c> error shape.</summary>
     public static IServiceCollection AddLunCloneApi(this IServiceCollection s)

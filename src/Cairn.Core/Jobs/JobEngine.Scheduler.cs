@@ -225,7 +225,9 @@ public sealed partial class JobEngine
             }
             else if (error is not null)
             {
-                Log.HandlerFailed(_logger, job.Id, job.Type, error);
+                // A CairnException is a failure with a reason (items that already existed, a refused operation): the
+                // JobFinished line below carries it. Only unexpected faults are logged with their stack.
+                if (error is not CairnException) Log.HandlerFailed(_logger, job.Id, job.Type, error);
                 final = await ctx.FinishAsync(JobState.Failed, JobErrors.Describe(error));
             }
             else if (failedItems.Count > 0)

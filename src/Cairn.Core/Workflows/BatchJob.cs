@@ -44,7 +44,12 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
 
     private static EngineOp ParseOp(JsonObject o)
     {
-        string S(string f) => o[f]?.GetValue<string>() is { Length: > 0 } v ? v : throw CairnException.Invalid($"'{f}' is required");
+        string S(string f) => o[f] switch
+        {
+            null => throw CairnException.Invalid($"'{f}' is required"),
+            JsonValue v when v.TryGetValue<string>(out var s) => s.Length > 0 ? s : throw CairnException.Invalid($"'{f}' is required"),
+            _ => throw CairnException.Invalid($"{f}: expected a string"),
+        };
         bool B(string f) => Flag(o[f], f);
         var op = S("op");
         string[] allowed = op switch
@@ -60,7 +65,13 @@ public sealed class BatchJob(VolumeService volumes) : IJobHandler
         switch (op)
         {
             case "create":
-                var size = o["size"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : Sizes.Parse(o["size"]?.ToString());
+                var size = o["size"] switch
+                {
+                    JsonValue v when v.TryGetValue<long>(out var n) => n,
+                    JsonValue v when v.TryGetValue<string>(out var text) => Sizes.Parse(text),
+                    null => throw CairnException.Invalid("'size' is required"),
+                    _ => throw CairnException.Invalid("size: expected a string or number (bytes, or a size such as \"10G\")"),
+                };
                 return new EngineOp.CreateVolume(Names.ValidateDataset(S("name")), Sizes.ValidateVolumeSize(size), B("parents"));
             case "clone":
                 var (ds, snap) = Names.ValidateSnapshot(S("source"));

@@ -121,7 +121,19 @@ internal static class CairnCli
                 var cb = new ConfigurationBuilder();
                 if (cfgFile is not null)
                 {
-                    if (!File.Exists(cfgFile)) throw CairnException.Invalid($"config file {cfgFile} does not exist");
+                    if (!File.Exists(cfgFile)) throw CairnException.Invalid($"--config (CAIRN_CONFIG): {cfgFile} does not exist");
+                    // Parsed here first: the configuration library's own error names the file but not what is wrong in it.
+                    try
+                    {
+                        using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(cfgFile, ct),
+                            new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+                        if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+                            throw CairnException.Invalid($"--config (CAIRN_CONFIG): {cfgFile}: a JSON object of settings was expected, not {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}");
+                    }
+                    catch (System.Text.Json.JsonException e)
+                    {
+                        throw CairnException.Invalid($"--config (CAIRN_CONFIG): {cfgFile} is not valid JSON: {e.Message.Split(" Path:")[0].Split(" LineNumber:")[0].TrimEnd('.', ' ', '|')} (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})");
+                    }
                     cb.AddJsonFile(Path.GetFullPath(cfgFile), optional: false);
                 }
                 cb.AddEnvironmentVariables("CAIRN_");
@@ -149,7 +161,8 @@ internal static class CairnCli
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidDataException or System.Security.Cryptography.CryptographicException)
             {
-                await Console.Error.WriteLineAsync("error: " + e.Message);
+                // One line: the reason of a wrapper (the configuration library's "Failed to load …") is in its inner exception.
+                await Console.Error.WriteLineAsync("error: " + e.Message + (e.InnerException is { } inner ? ": " + inner.Message : ""));
                 return ExitCodes.Error;
             }
         });

@@ -34,7 +34,7 @@ public sealed class CairnOptionsBinderTests
     {
         var cfg = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["TGT_CONTROL_PORT"] = "many" }).Build();
         var e = Assert.Throws<CairnException>(() => CairnOptionsBinder.Bind(cfg, new CairnOptions()));
-        Assert.Equal("setting TgtControlPort (CAIRN_TGT_CONTROL_PORT): 'many' is not a whole number", e.Message);
+        Assert.Equal("--tgt-control-port (CAIRN_TGT_CONTROL_PORT): 'many' is not a whole number", e.Message);
     }
 
     [Fact]
@@ -42,6 +42,6 @@ public sealed class CairnOptionsBinderTests
     {
         var cfg = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ENGINE_SYNC"] = "maybe" }).Build();
         var e = Assert.Throws<CairnException>(() => CairnOptionsBinder.Bind(cfg, new CairnOptions()));
-        Assert.Equal("setting EngineSync (CAIRN_ENGINE_SYNC): 'maybe' is not true or false", e.Message);
+        Assert.Equal("EngineSync (CAIRN_ENGINE_SYNC): 'maybe' is not true or false", e.Message);
     }
 }
