@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Cairn.Server;
 
@@ -15,7 +13,7 @@ namespace Cairn.Server;
 /// <c>dotnet cairn.dll</c>), not <c>/proc/self/exe</c>: the kernel names a process after the file it executed, and a
 /// server called <c>exe</c> is one that <c>ps</c>, <c>pgrep cairn</c> and <c>ss -p</c> do not show.
 /// </summary>
-internal static partial class GcBudget
+internal static class GcBudget
 {
     public const string Variable = "DOTNET_GCgen0size";
     public const string Value = "0x200000";
@@ -35,38 +33,8 @@ internal static partial class GcBudget
         }
         if (argv.Length > 0 && argv[^1].Length == 0) argv = argv[..^1];
         if (argv.Length == 0) return;
-        var env = new List<string>();
-        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables()) env.Add($"{e.Key}={e.Value}");
-        env.Add($"{Variable}={Value}");
-
-        var args = ToNative(argv);
-        var envp = ToNative(env);
-        try
-        {
-            Execve(Environment.ProcessPath ?? "/proc/self/exe", args, envp);
-            // Only reached if exec failed: run as we are, with the runtime's default budget.
-            Console.Error.WriteLine($"cairn: could not re-execute with {Variable}={Value} (errno {Marshal.GetLastPInvokeError()}); using the default GC budget");
-        }
-        finally
-        {
-            foreach (var p in args) Marshal.FreeCoTaskMem(p);
-            foreach (var p in envp) Marshal.FreeCoTaskMem(p);
-        }
+        var errno = Cli.ProcessExec.Replace(Environment.ProcessPath ?? "/proc/self/exe", argv, Variable, Value);
+        // Only reached if exec failed: run as we are, with the runtime's default budget.
+        Console.Error.WriteLine($"cairn: could not re-execute with {Variable}={Value} (errno {errno}); using the default GC budget");
     }
-
-    // NUL-terminated UTF-8 strings and a terminating null pointer, as execve wants them.
-    private static nint[] ToNative(IReadOnlyList<string> items)
-    {
-        var result = new nint[items.Count + 1];
-        for (int i = 0; i < items.Count; i++)
-        {
-            var bytes = Encoding.UTF8.GetBytes(items[i] + "\0");
-            result[i] = Marshal.AllocCoTaskMem(bytes.Length);
-            Marshal.Copy(bytes, 0, result[i], bytes.Length);
-        }
-        return result;
-    }
-
-    [LibraryImport("libc", EntryPoint = "execve", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Execve(string path, nint[] argv, nint[] envp);
 }
