@@ -87,6 +87,18 @@ public static partial class Json
     /// <summary>What the value at <paramref name="path"/> in a <paramref name="root"/> must be, in JSON words; null when unknown.</summary>
     private static string? ExpectedAt(Type root, string? path)
     {
+        try
+        {
+            return Walk(root, path);
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return null; // a type the serializer cannot describe: the message names the field without the expected type
+        }
+    }
+
+    private static string? Walk(Type root, string? path)
+    {
         Type? t = root;
         foreach (Match seg in PathSegment().Matches(path ?? ""))
         {
