@@ -91,7 +91,9 @@ internal static class StartupBench
             for (int i = 0; i < 10; i++) Commands.Run(cairn, "volume", "create", $"tank/v{i}", "--size", "1G", "--server", sock).ThrowIfFailed();
             double built = Time(rounds, cairn, "volume", "list", "--server", sock);
             double viaDotnet = Time(rounds, "dotnet", ServerProcess.CairnDll, "volume", "list", "--server", sock);
-            Console.WriteLine($"  cairn volume list (10 volumes, Unix socket): built binary {built:F1} ms, dotnet cairn.dll {viaDotnet:F1} ms");
+            var nativeCli = Path.Combine(Path.GetDirectoryName(cairn)!, "..", "..", "..", "..", "Cairn.Cli", "bin", "native", "cairn");
+            var native = File.Exists(nativeCli) ? $"{Time(rounds, nativeCli, "volume", "list", "--server", sock):F1} ms" : "missing (src/Cairn.Cli not published)";
+            Console.WriteLine($"  cairn volume list (10 volumes, Unix socket): native CLI (src/Cairn.Cli/bin/native/cairn) {native}, managed binary {built:F1} ms, dotnet cairn.dll {viaDotnet:F1} ms");
         }
         finally
         {
@@ -161,8 +163,10 @@ internal static class StartupBench
                 ["volume", "list"],
                 ["job", "list"],
             ];
-            foreach (var step in steps) Commands.Run(cairn, [.. step, "--server", sock]).ThrowIfFailed();
-            Console.WriteLine($"  README quick start on the built binary (serve to healthy {started.TotalMilliseconds:F0} ms, then its {steps.Length} commands, a 64 MiB image): {sw.Elapsed.TotalMilliseconds:F0} ms");
+            var nativeCli = Path.Combine(Path.GetDirectoryName(cairn)!, "..", "..", "..", "..", "Cairn.Cli", "bin", "native", "cairn");
+            var cli = File.Exists(nativeCli) ? nativeCli : cairn;
+            foreach (var step in steps) Commands.Run(cli, [.. step, "--server", sock]).ThrowIfFailed();
+            Console.WriteLine($"  README quick start ({(cli == cairn ? "managed" : "native")} CLI; serve to healthy {started.TotalMilliseconds:F0} ms, then its {steps.Length} commands, a 64 MiB image): {sw.Elapsed.TotalMilliseconds:F0} ms");
         }
         finally
         {

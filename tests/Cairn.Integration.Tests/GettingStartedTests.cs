@@ -109,6 +109,41 @@ public sealed class GettingStartedTests
         }
     }
 
+    /// <summary>The natively compiled CLI every Release build publishes (src/Cairn.Cli).</summary>
+    private static string NativeCairn => Path.Combine(Repo, "src", "Cairn.Cli", "bin", "native", "cairn");
+
+    [Fact]
+    public async Task The_native_cli_starts_the_server_and_answers_as_the_managed_one_does()
+    {
+        Assert.True(File.Exists(NativeCairn), $"{NativeCairn} is missing: the Release build of src/Cairn publishes it (needs gcc)");
+        var data = TempDir.Create("cairn-native");
+        int http = CairnProcess.FreePort();
+        // serve hands over to the managed server: same process, named cairn.
+        var server = CairnServer.StartProgram(NativeCairn,
+            ["serve", "--data", data, "--http", $"127.0.0.1:{http}", "--iscsi", $"127.0.0.1:{CairnProcess.FreePort()}", "--pools", "tank"],
+            new Dictionary<string, string?> { ["CAIRN_SERVER_PROGRAM"] = null });
+        await using (server)
+        {
+            await server.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"));
+            Assert.Equal("cairn", Comm(server.Id));
+            var sock = "unix:" + Path.Combine(data, "cairn.sock");
+            async Task<CliResult> Native(params string[] args)
+            {
+                var r = await Commands.RunAsync(NativeCairn, [.. args, "--server", sock], TimeSpan.FromMinutes(1));
+                return new CliResult(r.ExitCode, r.StdOut, r.StdErr);
+            }
+            (await Native("volume", "create", "tank/n1", "--size", "1G")).Ok();
+            var native = (await Native("volume", "list", "--json")).Json().ToJsonString();
+            var managed = (await CairnProcess.RunCliAsync(["volume", "list", "--json", "--server", sock])).Json().ToJsonString();
+            Assert.Equal(managed, native);
+            Assert.Contains("tank/n1", (await Native("volume", "list")).Ok().Stdout);
+            var typo = await Native("volume", "list", "--jsn");
+            Assert.Equal(2, typo.ExitCode);
+            Assert.StartsWith("error: unrecognized option '--jsn'", typo.Stderr);
+            Assert.Equal(3, (await Native("volume", "show", "tank/none")).ExitCode);
+        }
+    }
+
     private static string Comm(int pid)
     {
         try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); }
