@@ -87,6 +87,13 @@ public sealed partial class SqliteStateStore : IStateStore
         _reads.Query($"SELECT {VolumeColumns} FROM volumes WHERE name = @p0", ReadVolume, name).FirstOrDefault();
 
     /// <inheritdoc />
+    public IReadOnlyList<VolumeRecord> FindVolumes(IReadOnlyCollection<string> names) => names.Count == 0
+        ? []
+        // One statement for any number of names: the names travel as one JSON array parameter.
+        : _reads.Query($"SELECT {VolumeColumns} FROM volumes WHERE name IN (SELECT value FROM json_each(@p0))", ReadVolume,
+            Sql.Ser(names.ToArray()));
+
+    /// <inheritdoc />
     public IReadOnlyList<VolumeRecord> ListVolumes(string? project = null) => project is null
         ? _reads.Query($"SELECT {VolumeColumns} FROM volumes ORDER BY name", ReadVolume)
         : _reads.Query($"SELECT {VolumeColumns} FROM volumes WHERE project = @p0 ORDER BY name", ReadVolume, project);

@@ -191,10 +191,13 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         {
             var ready = new EngineOp[ops.Count];
             var refused = new EngineOpResult?[ops.Count];
+            // Who owns what the batch would destroy or resize: one store read for the batch, not one per op.
+            var owned = ops.Select(o => o switch { EngineOp.Destroy d => d.Name, EngineOp.Resize r => r.Name, _ => null }).OfType<string>().ToList();
+            var owners = owned.Count == 0 ? null : store.FindVolumes(owned).ToDictionary(r => r.Name, r => r.Module, StringComparer.Ordinal);
             for (int i = 0; i < ops.Count; i++)
             {
                 ready[i] = WithProperties(ops[i]);
-                if (await RefuseAsync(ops[i], who, ct) is { } why) refused[i] = new EngineOpResult(ops[i], why);
+                if (Refuse(ops[i], who, owners) is { } why) refused[i] = new EngineOpResult(ops[i], why);
             }
             var toRun = Enumerable.Range(0, ops.Count).Where(i => refused[i] is null).ToList();
             var ran = toRun.Count == 0 ? [] : await engine.ApplyAsync(toRun.Select(i => ready[i]).ToList(), ct);
@@ -250,25 +253,24 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         }
     }
 
-    /// <summary>Why an op of a batch must not run for <paramref name="who"/>: it would change what another module owns, or what a target exports.</summary>
-    private async ValueTask<CairnException?> RefuseAsync(EngineOp op, Owner who, CancellationToken ct)
+    /// <summary>Why an op of a batch must not run for <paramref name="who"/> (<paramref name="owners"/>: module of each record the batch destroys or resizes): it would change what another module owns, or what a target exports.</summary>
+    private CairnException? Refuse(EngineOp op, Owner who, Dictionary<string, string>? owners)
     {
         switch (op)
         {
             case EngineOp.Destroy d:
                 var users = targets.Using(d.Name);
                 if (users.Count > 0) return CairnException.Conflict($"volume {d.Name} is exported by target{(users.Count > 1 ? "s" : "")} {string.Join(", ", users)}; delete the target first");
-                if (store.FindVolume(d.Name) is { } rec && rec.Module != who.Module) return Foreign($"volume {d.Name}", rec.Module);
+                if (owners is not null && owners.TryGetValue(d.Name, out var m) && m != who.Module) return Foreign($"volume {d.Name}", m);
                 break;
             case EngineOp.DestroySnapshot s:
                 var su = targets.Using(s.Dataset + "@" + s.Name);
                 if (su.Count > 0) return CairnException.Conflict($"snapshot {s.Dataset}@{s.Name} is exported by target{(su.Count > 1 ? "s" : "")} {string.Join(", ", su)}");
                 break;
             case EngineOp.Resize r:
-                if (store.FindVolume(r.Name) is { } rr && rr.Module != who.Module) return Foreign($"volume {r.Name}", rr.Module);
+                if (owners is not null && owners.TryGetValue(r.Name, out var rm) && rm != who.Module) return Foreign($"volume {r.Name}", rm);
                 break;
         }
-        await Task.CompletedTask;
         return null;
     }
 

@@ -35,6 +35,9 @@ public interface IStateStore : IDisposable
 
     VolumeRecord? GetVolume(Guid id);
     VolumeRecord? FindVolume(string name);
+
+    /// <summary>The records of those of <paramref name="names"/> that have one, in one read (a batch's ownership checks).</summary>
+    IReadOnlyList<VolumeRecord> FindVolumes(IReadOnlyCollection<string> names);
     IReadOnlyList<VolumeRecord> ListVolumes(string? project = null);
 
     SnapshotRecord? GetSnapshot(Guid id);

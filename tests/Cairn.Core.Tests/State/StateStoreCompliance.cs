@@ -74,6 +74,19 @@ public abstract class StateStoreCompliance : IDisposable
     }
 
     [Fact]
+    public async Task Many_volumes_are_found_by_name_in_one_read()
+    {
+        var a = Volume("pool/many/a");
+        var b = Volume("pool/many/b") with { Module = Modules.BlockStorage };
+        await Store.WriteAsync(w => { w.Put(a); w.Put(b); w.Put(Volume("pool/many/c")); }, Ct);
+        var found = Store.FindVolumes(["pool/many/a", "pool/many/b", "pool/many/none", "pool/many/\"quoted\""]).OrderBy(v => v.Name, StringComparer.Ordinal).ToList();
+        Assert.Equal(["pool/many/a", "pool/many/b"], found.Select(v => v.Name));
+        Assert.Equal(Modules.BlockStorage, found[1].Module);
+        Assert.Empty(Store.FindVolumes([]));
+        Assert.Single(Store.FindVolumes([.. Enumerable.Repeat("pool/many/a", 600)])); // a name asked for twice is one record
+    }
+
+    [Fact]
     public async Task Owning_module_of_volumes_and_snapshots_round_trips()
     {
         var v = Volume("pool/cinder") with { Module = Modules.BlockStorage, Project = "p1" };
