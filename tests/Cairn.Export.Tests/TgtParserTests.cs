@@ -57,7 +57,10 @@ public sealed class TgtParserTests
         Assert.Equal(["u1"], t.Accounts);
         Assert.Equal("m1", t.OutgoingAccount);
         Assert.Equal(["iqn.2026-01.org.example:i1"], t.Acl);
-        Assert.Equal([new TgtSession("iqn.2026-01.org.example:i1", "127.0.0.1")], t.Sessions);
+        var session = Assert.Single(t.Sessions);
+        // The nexus and connection ids are what `tgtadm --mode conn --op delete` takes to end the session.
+        Assert.Equal(("iqn.2026-01.org.example:i1", "127.0.0.1", 6), (session.Initiator, session.Address, session.Sid));
+        Assert.Equal([0], session.Connections!);
 
         var u = targets[1];
         Assert.Equal((1_000_000, "offline"), (u.Tid, u.State));
