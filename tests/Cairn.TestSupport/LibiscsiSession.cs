@@ -123,6 +123,52 @@ public sealed partial class LibiscsiSession : IDisposable
         if (TryWrite(offset, data) is { } why) throw new InvalidOperationException(why);
     }
 
+    /// <summary>
+    /// TEST UNIT READY: the SCSI status and, for CHECK CONDITION, the sense key and additional sense code/qualifier as
+    /// libiscsi parsed them (e.g. 6, 0x2A, 0x09 for CAPACITY DATA HAS CHANGED).
+    /// </summary>
+    public (int Status, int Key, int Asc, int Ascq) TestUnitReady()
+    {
+        using var quiet = new NoSigChld();
+        var task = iscsi_testunitready_sync(_ctx, _lun);
+        if (task == IntPtr.Zero) throw new InvalidOperationException("TEST UNIT READY failed: " + Error(_ctx));
+        try
+        {
+            int status = Marshal.ReadInt32(task);
+            if (status != 2) return (status, 0, 0, 0);
+            // struct scsi_sense after residual (offset 48): unsigned char error_type; enum key; enum ascq (ASC << 8 | ASCQ).
+            byte errorType = Marshal.ReadByte(task, SenseOffset);
+            if ((errorType & 0x7E) != 0x70) throw new InvalidOperationException($"unexpected libiscsi task layout (sense response code 0x{errorType:x2})");
+            int key = Marshal.ReadInt32(task, SenseOffset + 4), ascq = Marshal.ReadInt32(task, SenseOffset + 8);
+            return (status, key, ascq >> 8, ascq & 0xFF);
+        }
+        finally
+        {
+            scsi_free_scsi_task(task);
+        }
+    }
+
+    /// <summary>READ CAPACITY (16): the number of logical blocks and the block length; throws when the command fails.</summary>
+    public (long Blocks, int BlockSize) ReadCapacity16()
+    {
+        using var quiet = new NoSigChld();
+        var task = iscsi_readcapacity16_sync(_ctx, _lun);
+        if (task == IntPtr.Zero) throw new InvalidOperationException("READ CAPACITY(16) failed: " + Error(_ctx));
+        try
+        {
+            if (Marshal.ReadInt32(task) != 0) throw new InvalidOperationException($"READ CAPACITY(16) status {Marshal.ReadInt32(task)}: {Error(_ctx)}");
+            var b = new byte[32];
+            Marshal.Copy(DataIn(task, 32), b, 0, 32);
+            return ((long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(b) + 1, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(8)));
+        }
+        finally
+        {
+            scsi_free_scsi_task(task);
+        }
+    }
+
+    private const int SenseOffset = 48;
+
     private uint Lba(long offset) => checked((uint)(offset / _blockSize));
 
     public void Dispose()
@@ -204,6 +250,12 @@ public sealed partial class LibiscsiSession : IDisposable
 
     [LibraryImport(Lib)]
     private static partial IntPtr iscsi_write10_sync(IntPtr iscsi, int lun, uint lba, IntPtr data, uint datalen, int blocksize, int wrprotect, int dpo, int fua, int fuaNv, int groupNumber);
+
+    [LibraryImport(Lib)]
+    private static partial IntPtr iscsi_testunitready_sync(IntPtr iscsi, int lun);
+
+    [LibraryImport(Lib)]
+    private static partial IntPtr iscsi_readcapacity16_sync(IntPtr iscsi, int lun);
 
     [LibraryImport(Lib)]
     private static partial void scsi_free_scsi_task(IntPtr task);

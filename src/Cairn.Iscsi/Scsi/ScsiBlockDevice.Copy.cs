@@ -131,6 +131,59 @@ public sealed partial class ScsiBlockDevice
         }
     }
 
+    // SPC-4 §7.8.17 Third-party Copy VPD page: what the copy manager behind EXTENDED COPY (LID1) supports. The same
+    // limits as RECEIVE COPY RESULTS OPERATING PARAMETERS; every descriptor length is a multiple of four.
+    private static byte[] ThirdPartyCopy()
+    {
+        var b = new List<byte>(128);
+
+        // 0001h Supported Commands: EXTENDED COPY (LID1) and the RECEIVE COPY RESULTS service actions served.
+        ReadOnlySpan<byte> commands =
+        [
+            ScsiOp.ExtendedCopy, 1, 0x00,             // EXTENDED COPY (LID1)
+            ScsiOp.ReceiveCopyResults, 2, 0x00, 0x03, // COPY STATUS, OPERATING PARAMETERS
+        ];
+        Span<byte> cmd = stackalloc byte[1 + commands.Length];
+        cmd[0] = (byte)commands.Length;
+        commands.CopyTo(cmd[1..]);
+        CopyDescriptor(b, 0x0001, cmd);
+
+        // 0004h Parameter Data.
+        Span<byte> pd = stackalloc byte[0x1C];
+        BinaryPrimitives.WriteUInt16BigEndian(pd[4..], MaxCopyTargets);
+        BinaryPrimitives.WriteUInt16BigEndian(pd[6..], MaxCopySegments);
+        BinaryPrimitives.WriteUInt32BigEndian(pd[8..], MaxCopyListLength);
+        BinaryPrimitives.WriteUInt32BigEndian(pd[12..], 0); // maximum inline data length: no inline data
+        CopyDescriptor(b, 0x0004, pd);
+
+        // 0008h Supported Descriptors: the segment and CSCD descriptor types ExtendedCopy accepts.
+        CopyDescriptor(b, 0x0008, [2, BlockToBlockSegment, IdentificationTargetDescriptor]);
+
+        // 000Ch Supported CSCD Descriptor IDs: none above 07FFh (no null LU, no ROD, no "copy manager" id).
+        CopyDescriptor(b, 0x000C, [0, 0]);
+
+        // 8001h General Copy Operations.
+        Span<byte> gc = stackalloc byte[0x20];
+        BinaryPrimitives.WriteUInt32BigEndian(gc, 1);                                 // total concurrent copies
+        BinaryPrimitives.WriteUInt32BigEndian(gc[4..], 1);                            // maximum identified concurrent copies
+        BinaryPrimitives.WriteUInt32BigEndian(gc[8..], MaxCopySegmentBlocks * BlockSize); // maximum segment length
+        gc[12] = BlockShift;                                                          // data segment granularity: 2^9
+        gc[13] = 0;                                                                   // inline data granularity: none
+        CopyDescriptor(b, 0x8001, gc);
+        return [.. b];
+    }
+
+    private static void CopyDescriptor(List<byte> into, ushort type, ReadOnlySpan<byte> body)
+    {
+        int padded = (body.Length + 3) & ~3;
+        into.Add((byte)(type >> 8));
+        into.Add((byte)type);
+        into.Add((byte)(padded >> 8));
+        into.Add((byte)padded);
+        foreach (var v in body) into.Add(v);
+        for (int i = body.Length; i < padded; i++) into.Add(0);
+    }
+
     // SPC-4 §6.18 RECEIVE COPY RESULTS: COPY STATUS (held results) and OPERATING PARAMETERS.
     private ScsiResult ReceiveCopyResults(ReadOnlySpan<byte> cdb, Span<byte> dataIn, in ScsiNexus nexus)
     {

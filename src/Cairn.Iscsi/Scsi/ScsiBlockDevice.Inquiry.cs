@@ -5,7 +5,9 @@ namespace Cairn.Iscsi.Scsi;
 
 public sealed partial class ScsiBlockDevice
 {
-    private static readonly byte[] s_supportedVpd = [0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2];
+    // Ascending (SPC-4 §7.8.13); every page listed here is served by Inquiry below and nothing else is. 0x8F backs the
+    // 3PC bit of standard INQUIRY data: a copy manager that supports EXTENDED COPY shall serve it (SPC-4 §7.8.17).
+    private static readonly byte[] s_supportedVpd = [0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2];
 
     // SPC-4 §6.6 INQUIRY
     private ScsiResult Inquiry(ReadOnlySpan<byte> cdb, Span<byte> dataIn, in ScsiNexus nexus)
@@ -23,6 +25,7 @@ public sealed partial class ScsiBlockDevice
             0x00 => Vpd(0x00, s_supportedVpd),
             0x80 => Vpd(0x80, Encoding.ASCII.GetBytes(Serial)),
             0x83 => Vpd(0x83, DeviceIdentification(nexus)),
+            0x8F => Vpd(0x8F, ThirdPartyCopy()),
             0xB0 => Vpd(0xB0, BlockLimits()),
             0xB1 => Vpd(0xB1, BlockDeviceCharacteristics()),
             0xB2 => Vpd(0xB2, LogicalBlockProvisioning()),

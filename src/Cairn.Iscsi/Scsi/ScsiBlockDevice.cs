@@ -215,10 +215,13 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
         if (cdb.Length < 6) return InvalidOpcode();
         if (_disposed) return Check(SenseKey.NotReady, new Asc(0x04, 0x00));
         byte op = cdb[0];
+
+        // A capacity change is news only to the nexuses that existed before it (and read the old capacity); a nexus this
+        // command creates learns the capacity afresh after its POWER ON unit attention. So: check first, then create.
+        if (Volatile.Read(ref _knownBlocks) != _device.Size >> BlockShift) CheckCapacity();
         var nx = Nexus(info.Nexus);
 
         // SPC-4 §5.14 / SAM-5 §5.14: INQUIRY, REPORT LUNS and REQUEST SENSE never report a unit attention.
-        if (Volatile.Read(ref _knownBlocks) != _device.Size >> BlockShift) CheckCapacity();
         if (nx.AttentionCount != 0 && op is not (ScsiOp.Inquiry or ScsiOp.ReportLuns or ScsiOp.RequestSense) && nx.TryTake(out var ua))
             return Check(SenseKey.UnitAttention, ua);
 

@@ -94,11 +94,15 @@ public sealed partial class IscsiConnection
                     if (InitiatorName.Length > 0 && !string.Equals(InitiatorName, value, StringComparison.OrdinalIgnoreCase))
                     { LoginFail(LoginStatus.InitiatorError, csg, "InitiatorName changed"); return; }
                     InitiatorName = value.Trim().ToLowerInvariant();
+                    // The name reaches the registry, the session list and every log line of the session: no more
+                    // than an iSCSI name can be (RFC 7143 §4.2.7.1).
+                    if (InitiatorName.Length > 0 && !PeerText.IsAcceptableName(InitiatorName)) { LoginFail(LoginStatus.InitiatorError, csg, "InitiatorName is not an iSCSI name"); return; }
                     break;
                 case "TargetName":
                     if (TargetName.Length > 0 && !string.Equals(TargetName, value, StringComparison.OrdinalIgnoreCase))
                     { LoginFail(LoginStatus.InitiatorError, csg, "TargetName changed"); return; }
                     TargetName = value.Trim().ToLowerInvariant();
+                    if (TargetName.Length > 0 && !PeerText.IsAcceptableName(TargetName)) { LoginFail(LoginStatus.NotFound, csg, "TargetName is not an iSCSI name"); return; }
                     break;
                 case "SessionType":
                     if (value is not ("Normal" or "Discovery")) { LoginFail(LoginStatus.SessionTypeNotSupported, csg, "SessionType"); return; }

@@ -38,14 +38,104 @@ public sealed class InquiryTests
         using var h = new ScsiHarness();
         var d = h.Run(Cdb.Inquiry(true, 0x00)).Data;
         var pages = d.AsSpan(4, d[3]).ToArray();
-        Assert.Equal([0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2], pages);
-        foreach (var p in pages)
+        Assert.Equal([0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2], pages);
+        Assert.Equal(pages.Order().ToArray(), pages);
+        // Every page code: served exactly when listed (a listed page that fails, or a served page that is not listed,
+        // tells an initiator something false).
+        for (int p = 0; p < 256; p++)
         {
-            var v = h.Run(Cdb.Inquiry(true, p, 1024));
+            var v = h.Run(Cdb.Inquiry(true, (byte)p, 1024));
+            if (!pages.Contains((byte)p))
+            {
+                v.AssertCheck(SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+                continue;
+            }
             v.AssertGood();
             Assert.Equal(p, v.Data[1]);
             Assert.Equal(v.Data.Length - 4, BinaryPrimitives.ReadUInt16BigEndian(v.Data.AsSpan(2)));
         }
+    }
+
+    [Fact]
+    public void Third_party_copy_bit_extended_copy_and_the_third_party_copy_page_agree()
+    {
+        using var h = new ScsiHarness();
+        bool threePc = (h.Run(Cdb.Inquiry()).Data[5] & 0x08) != 0;
+        var vpd0 = h.Run(Cdb.Inquiry(true, 0x00)).Data;
+        bool page8F = vpd0.AsSpan(4, vpd0[3]).Contains((byte)0x8F);
+        var xcopy = h.Run(Cdb.ReportSupportedOpcodes(options: 2, op: 0x83, sa: 0x00)).Data;
+        bool lid1 = (xcopy[1] & 0x07) == 0x03;
+        Assert.True(threePc);
+        Assert.Equal(threePc, page8F);
+        Assert.Equal(threePc, lid1);
+    }
+
+    [Fact]
+    public void Third_party_copy_page_describes_the_extended_copy_the_unit_serves()
+    {
+        using var h = new ScsiHarness();
+        var d = h.Run(Cdb.Inquiry(true, 0x8F, 1024)).Data;
+        Assert.Equal(0x8F, d[1]);
+        Assert.Equal(d.Length - 4, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(2)));
+
+        var descriptors = new Dictionary<int, byte[]>();
+        for (int at = 4; at < d.Length;)
+        {
+            Assert.True(d.Length - at >= 4, "truncated descriptor header");
+            int type = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at));
+            int len = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at + 2));
+            Assert.Equal(0, len % 4); // SPC-4: third-party copy descriptor lengths are multiples of four
+            Assert.True(at + 4 + len <= d.Length, $"descriptor {type:x4} runs past the page");
+            Assert.True(descriptors.TryAdd(type, d.AsSpan(at + 4, len).ToArray()), $"descriptor {type:x4} twice");
+            at += 4 + len;
+        }
+
+        // Supported Commands (0001h): exactly the copy commands REPORT SUPPORTED OPERATION CODES lists as supported.
+        var cmds = descriptors[0x0001];
+        int listLength = cmds[0];
+        Assert.Equal((listLength + 1 + 3) & ~3, cmds.Length);
+        var listed = new List<(byte Op, byte Sa)>();
+        for (int at = 1; at < 1 + listLength;)
+        {
+            byte op = cmds[at];
+            int n = cmds[at + 1];
+            Assert.True(n > 0);
+            for (int i = 0; i < n; i++) listed.Add((op, cmds[at + 2 + i]));
+            at += 2 + n;
+        }
+        Assert.Equal([(0x83, 0x00), (0x84, 0x00), (0x84, 0x03)], listed);
+        foreach (var (op, sa) in listed)
+            Assert.Equal(0x03, h.Run(Cdb.ReportSupportedOpcodes(options: 2, op: op, sa: sa)).Data[1] & 0x07);
+        foreach (byte sa in new byte[] { 0x01, 0x04, 0x05, 0x07, 0x08 }) // RECEIVE COPY RESULTS service actions not listed
+            Assert.NotEqual(0x03, h.Run(Cdb.ReportSupportedOpcodes(options: 2, op: 0x84, sa: sa)).Data[1] & 0x07);
+
+        // Parameter Data (0004h) and General Copy Operations (8001h): the limits RECEIVE COPY RESULTS reports.
+        var op3 = h.Run([0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        op3.AssertGood();
+        var o = op3.Data;
+        var pd = descriptors[0x0004];
+        Assert.Equal(0x1C, pd.Length);
+        Assert.Equal(BinaryPrimitives.ReadUInt16BigEndian(o.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(pd.AsSpan(4)));  // CSCD descriptors
+        Assert.Equal(BinaryPrimitives.ReadUInt16BigEndian(o.AsSpan(10)), BinaryPrimitives.ReadUInt16BigEndian(pd.AsSpan(6))); // segment descriptors
+        Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(o.AsSpan(12)), BinaryPrimitives.ReadUInt32BigEndian(pd.AsSpan(8))); // list length
+        Assert.True(BinaryPrimitives.ReadUInt16BigEndian(pd.AsSpan(4)) >= 2);
+        Assert.All(pd.AsSpan(0, 4).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(pd.AsSpan(16).ToArray(), b => Assert.Equal(0, b));
+
+        var gc = descriptors[0x8001];
+        Assert.Equal(0x20, gc.Length);
+        Assert.Equal(BinaryPrimitives.ReadUInt16BigEndian(o.AsSpan(34)), (int)BinaryPrimitives.ReadUInt32BigEndian(gc)); // total concurrent copies
+        Assert.Equal(o[36], (int)BinaryPrimitives.ReadUInt32BigEndian(gc.AsSpan(4)));
+        Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(o.AsSpan(16)), BinaryPrimitives.ReadUInt32BigEndian(gc.AsSpan(8))); // max segment length
+        Assert.Equal(o[37], gc[12]); // data segment granularity
+
+        // Supported Descriptors (0008h): the descriptor types OPERATING PARAMETERS lists (block→block, identification).
+        var sd = descriptors[0x0008];
+        Assert.Equal(o.AsSpan(44, o[43]).ToArray().Order(), sd.AsSpan(1, sd[0]).ToArray().Order());
+        Assert.Equal((sd[0] + 1 + 3) & ~3, sd.Length);
+
+        // Supported CSCD Descriptor IDs (000Ch): present, empty.
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(descriptors[0x000C]));
     }
 
     [Fact]

@@ -40,6 +40,18 @@ public sealed class UnitAttentionTests
     }
 
     [Fact]
+    public void A_nexus_first_seen_after_a_resize_gets_power_on_only()
+    {
+        using var h = new ScsiHarness(blocks: 1024, clearAttentions: false);
+        h.ClearAttentions(ScsiHarness.A);
+        h.Device.Resize(2048 * 512);
+        h.Run(Cdb.TestUnitReady(), nexus: ScsiHarness.B).AssertCheck(SenseKey.UnitAttention, Asc.PowerOnResetOccurred);
+        h.Run(Cdb.TestUnitReady(), nexus: ScsiHarness.B).AssertGood();
+        h.Run(Cdb.TestUnitReady()).AssertCheck(SenseKey.UnitAttention, Asc.CapacityDataChanged);
+        h.Run(Cdb.TestUnitReady()).AssertGood();
+    }
+
+    [Fact]
     public void Lun_inventory_change_is_reported_until_report_luns_runs()
     {
         using var h = new ScsiHarness();

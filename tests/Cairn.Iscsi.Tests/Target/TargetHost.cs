@@ -30,10 +30,12 @@ internal sealed class TargetHost : IAsyncDisposable
     public int Port { get; }
     public string Url(string iqn = TargetIqn, int lun = 0) => $"iscsi://127.0.0.1:{Port}/{iqn}/{lun}";
 
-    public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true, TimeSpan? shutdownTimeout = null)
+    public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true, TimeSpan? shutdownTimeout = null,
+        ILoggerProvider? logs = null)
     {
         var b = WebApplication.CreateSlimBuilder();
         b.Logging.ClearProviders();
+        if (logs is not null) b.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
         if (shutdownTimeout is { } timeout) b.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
         b.Services.AddCairnIscsi(configure);
         ListenOptions? lo = null;
