@@ -58,7 +58,7 @@ internal static class StartupBench
         }
         finally
         {
-            foreach (var p in Descendants(server.Id)) Commands.Run("kill", "-TERM", p.ToString(CultureInfo.InvariantCulture));
+            foreach (var p in ProcessTree.Descendants(server.Id)) Commands.Run("kill", "-TERM", p.ToString(CultureInfo.InvariantCulture));
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
@@ -91,7 +91,7 @@ internal static class StartupBench
             for (int i = 0; i < 10; i++) Commands.Run(cairn, "volume", "create", $"tank/v{i}", "--size", "1G", "--server", sock).ThrowIfFailed();
             double built = Time(rounds, cairn, "volume", "list", "--server", sock);
             double viaDotnet = Time(rounds, "dotnet", ServerProcess.CairnDll, "volume", "list", "--server", sock);
-            var nativeCli = Path.Combine(Path.GetDirectoryName(cairn)!, "..", "..", "..", "..", "Cairn.Cli", "bin", "native", "cairn");
+            var nativeCli = NativeCli(cairn);
             var native = File.Exists(nativeCli) ? $"{Time(rounds, nativeCli, "volume", "list", "--server", sock):F1} ms" : "missing (src/Cairn.Cli not published)";
             Console.WriteLine($"  cairn volume list (10 volumes, Unix socket): native CLI (src/Cairn.Cli/bin/native/cairn) {native}, managed binary {built:F1} ms, dotnet cairn.dll {viaDotnet:F1} ms");
         }
@@ -163,7 +163,7 @@ internal static class StartupBench
                 ["volume", "list"],
                 ["job", "list"],
             ];
-            var nativeCli = Path.Combine(Path.GetDirectoryName(cairn)!, "..", "..", "..", "..", "Cairn.Cli", "bin", "native", "cairn");
+            var nativeCli = NativeCli(cairn);
             var cli = File.Exists(nativeCli) ? nativeCli : cairn;
             foreach (var step in steps) Commands.Run(cli, [.. step, "--server", sock]).ThrowIfFailed();
             Console.WriteLine($"  README quick start ({(cli == cairn ? "managed" : "native")} CLI; serve to healthy {started.TotalMilliseconds:F0} ms, then its {steps.Length} commands, a 64 MiB image): {sw.Elapsed.TotalMilliseconds:F0} ms");
@@ -194,28 +194,7 @@ internal static class StartupBench
         return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2;
     }
 
-    /// <summary>Every process below <paramref name="pid"/>, deepest last.</summary>
-    private static List<int> Descendants(int pid)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var p)) continue;
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(d, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                parents[p] = int.Parse(fields[1], CultureInfo.InvariantCulture);
-            }
-            catch (IOException) { }
-        }
-        var result = new List<int>();
-        var frontier = new List<int> { pid };
-        while (frontier.Count > 0)
-        {
-            frontier = [.. parents.Where(kv => frontier.Contains(kv.Value)).Select(kv => kv.Key)];
-            result.AddRange(frontier);
-        }
-        return result;
-    }
+    /// <summary>The native CLI next to the managed build (src/Cairn.Cli/bin/native/cairn).</summary>
+    private static string NativeCli(string cairn) =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cairn)!, "..", "..", "..", "..", "Cairn.Cli", "bin", "native", "cairn"));
 }

@@ -144,28 +144,7 @@ public sealed class GettingStartedTests
         }
     }
 
-    private static string Comm(int pid)
-    {
-        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); }
-        catch (IOException) { return ""; }
-    }
+    private static string Comm(int pid) => ProcessTree.Comm(pid);
 
-    /// <summary>Processes whose parent is <paramref name="pid"/> (field 4 of /proc/N/stat).</summary>
-    private static List<int> Children(int pid)
-    {
-        var result = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var child)) continue;
-            string stat;
-            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
-            catch (IOException) { continue; }
-            catch (UnauthorizedAccessException) { continue; }
-            // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid) && ppid == pid)
-                result.Add(child);
-        }
-        return result;
-    }
+    private static List<int> Children(int pid) => ProcessTree.Descendants(pid);
 }

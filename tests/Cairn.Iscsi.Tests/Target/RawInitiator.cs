@@ -178,29 +178,18 @@ internal sealed class RawInitiator : IAsyncDisposable
     /// <summary>Reads PDUs until the SCSI status for <paramref name="itt"/>; returns (status, residual flags, residual, data-in).</summary>
     public async Task<(byte Status, byte Flags, uint Residual, byte[] Data)> ResponseAsync(uint itt)
     {
-        var data = new MemoryStream();
-        while (true)
-        {
-            var r = await ReadAsync() ?? throw new IOException("connection closed");
-            var op = (IscsiOpcode)(r.Bhs[0] & 0x3F);
-            if (op == IscsiOpcode.DataIn)
-            {
-                data.Position = BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(40));
-                data.Write(r.Data);
-                if ((r.Bhs[1] & 1) != 0)
-                    return (r.Bhs[3], (byte)(r.Bhs[1] & 0x06), BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(44)), data.ToArray());
-            }
-            else if (op == IscsiOpcode.ScsiResponse)
-            {
-                Assert.Equal(itt, BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(16)));
-                return (r.Bhs[3], (byte)(r.Bhs[1] & 0x06), BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(44)), data.ToArray());
-            }
-            else if (op == IscsiOpcode.ReadyToTransfer) throw new InvalidOperationException("unexpected R2T");
-        }
+        var (status, flags, residual, _, data) = await ReadResponseAsync(itt);
+        return (status, flags, residual, data);
     }
 
     /// <summary>Like <see cref="ResponseAsync"/>, also returning the sense data of a CHECK CONDITION (without its length prefix).</summary>
     public async Task<(byte Status, byte[] Sense, byte[] Data)> ResponseWithSenseAsync(uint itt)
+    {
+        var (status, _, _, sense, data) = await ReadResponseAsync(itt);
+        return (status, sense, data);
+    }
+
+    private async Task<(byte Status, byte Flags, uint Residual, byte[] Sense, byte[] Data)> ReadResponseAsync(uint itt)
     {
         var data = new MemoryStream();
         while (true)
@@ -211,13 +200,14 @@ internal sealed class RawInitiator : IAsyncDisposable
             {
                 data.Position = BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(40));
                 data.Write(r.Data);
-                if ((r.Bhs[1] & 1) != 0) return (r.Bhs[3], [], data.ToArray());
+                if ((r.Bhs[1] & 1) != 0)
+                    return (r.Bhs[3], (byte)(r.Bhs[1] & 0x06), BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(44)), [], data.ToArray());
             }
             else if (op == IscsiOpcode.ScsiResponse)
             {
                 Assert.Equal(itt, BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(16)));
                 var sense = r.Data.Length >= 2 ? r.Data.AsSpan(2, Math.Min(r.Data.Length - 2, (r.Data[0] << 8) | r.Data[1])).ToArray() : [];
-                return (r.Bhs[3], sense, data.ToArray());
+                return (r.Bhs[3], (byte)(r.Bhs[1] & 0x06), BinaryPrimitives.ReadUInt32BigEndian(r.Bhs.AsSpan(44)), sense, data.ToArray());
             }
             else if (op == IscsiOpcode.ReadyToTransfer) throw new InvalidOperationException("unexpected R2T");
         }
