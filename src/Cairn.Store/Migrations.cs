@@ -93,5 +93,17 @@ internal static class Migrations
             created TEXT NOT NULL,
             attributes TEXT NULL);
         """,
+        // 3: module documents (records a module keeps for itself as JSON: users, tokens, volume types, quotas, …).
+        """
+        CREATE TABLE documents (
+            module TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            doc_key TEXT NOT NULL,
+            project TEXT NULL,
+            body TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (module, kind, doc_key));
+        CREATE INDEX documents_project ON documents (module, kind, project, doc_key);
+        """,
     ];
 }

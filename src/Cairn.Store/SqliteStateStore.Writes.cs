@@ -309,6 +309,14 @@ public sealed partial class SqliteStateStore
 
         public void DeletePool(string name) => Exec("DELETE FROM pools WHERE name = @p0", name);
 
+        public void Put(DocumentRecord d) => Exec(
+            "INSERT INTO documents (module, kind, doc_key, project, body, updated) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
+            "ON CONFLICT (module, kind, doc_key) DO UPDATE SET project = excluded.project, body = excluded.body, updated = excluded.updated",
+            d.Module, d.Kind, d.Key, (object?)d.Project ?? DBNull.Value, d.Body.ToJsonString(), Sql.Time(d.Updated));
+
+        public void DeleteDocument(string module, string kind, string key) =>
+            Exec("DELETE FROM documents WHERE module = @p0 AND kind = @p1 AND doc_key = @p2", module, kind, key);
+
         public void Put(TargetRecord t) => Exec(
             "INSERT INTO targets (iqn, luns, initiators, chap, mutual_chap, portal, created, attributes) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
             "ON CONFLICT (iqn) DO UPDATE SET luns = excluded.luns, initiators = excluded.initiators, chap = excluded.chap, " +

@@ -112,6 +112,22 @@ public sealed partial class SqliteStateStore : IStateStore
         _reads.Query("SELECT name, engine, created, attributes FROM pools ORDER BY name",
             r => new PoolRecord(r.GetString(0), r.GetString(1), Sql.ReadTime(r, 2), Sql.ReadObject(r, 3)));
 
+    private const string DocumentColumns = "module, kind, doc_key, project, body, updated";
+
+    private static DocumentRecord ReadDocument(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), Sql.ReadStringOrNull(r, 3), Sql.ReadObject(r, 4)!, Sql.ReadTime(r, 5));
+
+    /// <inheritdoc />
+    public DocumentRecord? GetDocument(string module, string kind, string key) =>
+        _reads.Query($"SELECT {DocumentColumns} FROM documents WHERE module = @p0 AND kind = @p1 AND doc_key = @p2",
+            ReadDocument, module, kind, key).FirstOrDefault();
+
+    /// <inheritdoc />
+    public IReadOnlyList<DocumentRecord> ListDocuments(string module, string kind, string? project = null) => project is null
+        ? _reads.Query($"SELECT {DocumentColumns} FROM documents WHERE module = @p0 AND kind = @p1 ORDER BY doc_key", ReadDocument, module, kind)
+        : _reads.Query($"SELECT {DocumentColumns} FROM documents WHERE module = @p0 AND kind = @p1 AND project = @p2 ORDER BY doc_key",
+            ReadDocument, module, kind, project);
+
     /// <inheritdoc />
     public TargetRecord? GetTarget(string iqn) =>
         _reads.Query($"SELECT {TargetColumns} FROM targets WHERE iqn = @p0", ReadTarget, iqn).FirstOrDefault();

@@ -15,6 +15,8 @@ public interface IStateWriter
     void AppendLog(Guid jobId, string level, string message);
     void Put(PoolRecord pool);
     void DeletePool(string name);
+    void Put(DocumentRecord document);
+    void DeleteDocument(string module, string kind, string key);
 }
 
 /// <summary>
@@ -44,6 +46,12 @@ public interface IStateStore : IDisposable
     IReadOnlyList<SnapshotRecord> ListSnapshots(Guid? volumeId = null);
 
     IReadOnlyList<PoolRecord> ListPools();
+
+    /// <summary>One module document, or null.</summary>
+    DocumentRecord? GetDocument(string module, string kind, string key);
+
+    /// <summary>A module's documents of one kind (of one project when given), ordered by key.</summary>
+    IReadOnlyList<DocumentRecord> ListDocuments(string module, string kind, string? project = null);
 
     TargetRecord? GetTarget(string iqn);
     IReadOnlyList<TargetRecord> ListTargets();

@@ -91,3 +91,17 @@ public sealed record JobItem(Guid JobId, int Index, string Key, ItemState State,
 
 /// <summary>A job log line.</summary>
 public sealed record JobLogEntry(Guid JobId, long Seq, DateTimeOffset Time, string Level, string Message);
+
+/// <summary>
+/// A record a module keeps for itself (the identity module's users, projects and tokens; the Block Storage API's
+/// volume types, quotas, attachments and the like): a JSON body under (module, kind, key), so that a new module adds
+/// record kinds without a schema change to the store. Only the owning module reads or writes its documents.
+/// </summary>
+/// <param name="Module">Owning module (<see cref="Modules"/> or the module's own constant).</param>
+/// <param name="Kind">Record kind within the module ("user", "project", "token", "volume_type", …).</param>
+/// <param name="Key">Unique key within (module, kind): an id, a name or a hash — whatever the module looks records up by.</param>
+/// <param name="Project">The project the record belongs to, if any (lists can be filtered by it).</param>
+/// <param name="Body">The record itself.</param>
+/// <param name="Updated">When it was last written.</param>
+public sealed record DocumentRecord(string Module, string Kind, string Key, string? Project, JsonObject Body, DateTimeOffset Updated);
+

@@ -114,6 +114,32 @@ public abstract class StateStoreCompliance : IDisposable
     }
 
     [Fact]
+    public async Task Module_documents_are_kept_per_module_and_kind_listed_by_project_and_survive_reopening()
+    {
+        await Store.WriteAsync(w =>
+        {
+            w.Put(new DocumentRecord("identity", "user", "u2", "p1", new JsonObject { ["name"] = "bob" }, Now));
+            w.Put(new DocumentRecord("identity", "user", "u1", "p2", new JsonObject { ["name"] = "alice" }, Now));
+            w.Put(new DocumentRecord("identity", "project", "u1", null, new JsonObject { ["name"] = "same key, other kind" }, Now));
+            w.Put(new DocumentRecord("block-storage", "user", "u1", "p2", new JsonObject { ["name"] = "same key, other module" }, Now));
+        }, Ct);
+        Assert.Equal(["u1", "u2"], Store.ListDocuments("identity", "user").Select(d => d.Key));
+        Assert.Equal(["u2"], Store.ListDocuments("identity", "user", project: "p1").Select(d => d.Key));
+        Assert.Equal("alice", (string?)Store.GetDocument("identity", "user", "u1")!.Body["name"]);
+        Assert.Equal("same key, other kind", (string?)Store.GetDocument("identity", "project", "u1")!.Body["name"]);
+        Assert.Null(Store.GetDocument("identity", "user", "u3"));
+
+        var written = new DateTimeOffset(2026, 12, 7, 1, 2, 3, TimeSpan.Zero);
+        await Store.WriteAsync(w => w.Put(new DocumentRecord("identity", "user", "u1", "p1", new JsonObject { ["name"] = "alice2" }, written)), Ct);
+        await Store.WriteAsync(w => w.DeleteDocument("identity", "user", "u2"), Ct);
+        var reopened = Reopen();
+        var u1 = Assert.Single(reopened.ListDocuments("identity", "user"));
+        Assert.Equal(("u1", "p1", "alice2"), (u1.Key, u1.Project, (string?)u1.Body["name"]));
+        Assert.Equal(written, u1.Updated);
+        Assert.NotNull(reopened.GetDocument("block-storage", "user", "u1"));
+    }
+
+    [Fact]
     public async Task Times_are_stored_and_returned_in_utc()
     {
         var local = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1234567);
