@@ -32,9 +32,18 @@ public sealed partial class ZfsEngine
                 throw new CairnException(ErrorKind.Forbidden, $"{name} is or holds datasets not created by Cairn: {NameList(foreign)}; Cairn does not rename them");
         }
         List<string> mounted;
+        var views = new List<ZDataset>();
         lock (_lock)
-            mounted = DatasetsOf(_datasets[name]).Where(d => d.Mounted && !d.Hidden).Select(d => d.Name).Order(StringComparer.Ordinal).ToList();
+        {
+            var tree = DatasetsOf(_datasets[name]).Where(d => !d.Hidden).ToList();
+            mounted = tree.Where(d => d.Mounted).Select(d => d.Name).Order(StringComparer.Ordinal).ToList();
+            foreach (var s in tree.SelectMany(d => d.Snapshots))
+                if (_views.TryGetValue(s.FullName, out var v)) views.Add(v);
+        }
         await PrepareTarget(newName, parents, ct);
+        // A snapshot's hidden view is a mounted clone of it, which keeps zfs-fuse's rename busy: closed first, made
+        // again at the snapshot's next open (as after a destroy).
+        foreach (var v in views) await DestroyView(v, ct);
         // zfs rename unmounts and mounts the subtree itself, but on zfs-fuse its unmount answers "busy" for long after
         // the last write, where zfs unmount succeeds at once: the tree is unmounted first, deepest first, and mounted
         // again after (folders at once, volumes at their next open, as lazily mounted clones are).
