@@ -152,6 +152,44 @@ public sealed class CliManageTests(SharedServer shared) : ManageFlow, IClassFixt
     }
 }
 
+/// <summary>kill -9 right after acknowledged renames, a rollback and a promote: the restarted server has them all, with the records in step.</summary>
+public sealed class ManageCrashTests
+{
+    [Fact]
+    public async Task Acknowledged_rename_rollback_and_promote_survive_sigkill()
+    {
+        var data = TempDir.Create("cairn-manage-crash");
+        string vid, cid;
+        await using (var first = await CairnProcess.StartAsync(data))
+        {
+            (await first.CliAsync("volume", "create", "t/a/v", "--size", "16M", "--parents")).Ok();
+            (await first.CliAsync("snapshot", "create", "t/a/v@s1")).Ok();
+            (await first.CliAsync("snapshot", "create", "t/a/v@s2")).Ok();
+            (await first.CliAsync("volume", "rollback", "t/a/v@s1", "-r")).Ok();
+            (await first.CliAsync("folder", "rename", "t/a", "t/b")).Ok();
+            (await first.CliAsync("snapshot", "rename", "t/b/v@s1", "gold")).Ok();
+            cid = (await first.CliAsync("clone", "t/b/v@gold", "t/c", "--json")).Json()["id"]!.GetValue<string>();
+            (await first.CliAsync("volume", "promote", "t/c")).Ok();
+            vid = (await first.CliAsync("volume", "show", "t/b/v", "--json")).Json()["id"]!.GetValue<string>();
+            first.Kill();
+        }
+        await using var again = await CairnProcess.StartAsync(data);
+        var v = (await again.CliAsync("volume", "show", "t/b/v", "--json")).Json();
+        Assert.Equal(vid, v["id"]!.GetValue<string>());
+        Assert.Equal("t/c@gold", v["origin"]!.GetValue<string>());
+        var c = (await again.CliAsync("volume", "show", "t/c", "--json")).Json();
+        Assert.Equal(cid, c["id"]!.GetValue<string>());
+        Assert.Null(c["origin"]);
+        Assert.Equal(["t/c@gold"], (await again.CliAsync("snapshot", "list", "t/c", "--json")).Json().AsArray().Select(x => x!["name"]!.GetValue<string>()));
+        Assert.Empty((await again.CliAsync("snapshot", "list", "t/b/v", "--json")).Json().AsArray());
+        var names = (await again.CliAsync("volume", "list", "t", "--json")).Json().AsArray().Select(x => x!["name"]!.GetValue<string>()).ToList();
+        Assert.DoesNotContain("t/a", names);
+        Assert.DoesNotContain("t/a/v", names);
+        (await again.CliAsync("volume", "destroy", "t/b/v")).Ok();
+        Assert.Equal(cid, (await again.CliAsync("volume", "show", "t/c", "--json")).Json()["id"]!.GetValue<string>());
+    }
+}
+
 /// <summary>The same through a server whose pool is a real zpool (zfs-fuse): zfs rename, rollback -r and promote.</summary>
 public sealed class ZfsManageTests(ZfsPoolFixture zfs) : ManageFlow, IClassFixture<ZfsPoolFixture>, IAsyncLifetime
 {
