@@ -31,6 +31,21 @@ public sealed record CreateSnapshotRequest(string? Name);
 /// <summary>POST /clones body: <c>source</c> is a snapshot, <c>target</c> the new volume.</summary>
 public sealed record CloneRequest(string? Source, string? Target, bool Parents = false);
 
+/// <summary>POST /volumes/rename body: a volume or folder gets <c>new_name</c> in the same pool (<c>parents</c>: create missing folders).</summary>
+public sealed record RenameRequest(string? Name, string? NewName, bool Parents = false);
+
+/// <summary>POST /snapshots/rename body: <c>name</c> is <c>volume@snapshot</c>; <c>new_name</c> the new part after '@' (or <c>volume@new</c>, same volume).</summary>
+public sealed record RenameSnapshotRequest(string? Name, string? NewName);
+
+/// <summary>POST /volumes/rollback body: <c>snapshot</c> is <c>volume@snapshot</c>; <c>destroy_later</c> (zfs rollback -r) destroys the snapshots taken after it.</summary>
+public sealed record RollbackRequest(string? Snapshot, bool DestroyLater = false);
+
+/// <summary>The answer to a rollback: the volume, and the later snapshots it destroyed (full names).</summary>
+public sealed record RollbackAnswer(VolumeDto Volume, IReadOnlyList<string> DestroyedSnapshots);
+
+/// <summary>POST /volumes/promote body: the clone to make independent of its origin.</summary>
+public sealed record PromoteRequest(string? Name);
+
 /// <summary>
 /// An import body of type <c>application/vnd.cairn.local-file+json</c>: the server reads the file itself (only on its
 /// Unix socket, from its own user or root).

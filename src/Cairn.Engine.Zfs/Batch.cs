@@ -19,8 +19,16 @@ internal static class Batch
         EngineOp.Destroy o => ([o.Name], []),
         EngineOp.DestroySnapshot o => ([o.Dataset + "@" + o.Name], []),
         EngineOp.Resize o => ([o.Name], []),
+        // Rename, rollback and promote move names, origins and snapshots across the pool, whose inventory is then read
+        // again whole: each is ordered after every earlier op of its pool and before every later one.
+        EngineOp.Rename o => ([PoolOf(o.Name), o.NewName], []),
+        EngineOp.RenameSnapshot o => ([PoolOf(o.Dataset)], []),
+        EngineOp.Rollback o => ([PoolOf(o.Dataset)], []),
+        EngineOp.Promote o => ([PoolOf(o.Name)], []),
         _ => ([], []),
     };
+
+    private static string PoolOf(string name) => name.Split('/', '@')[0];
 
     /// <summary>For each op, the earlier ops it must wait for.</summary>
     public static List<int>[] Dependencies(IReadOnlyList<EngineOp> ops)

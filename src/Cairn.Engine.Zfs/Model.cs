@@ -54,7 +54,9 @@ internal sealed class ZDataset(string name)
 
     public bool Complete => Guid != 0;
     public bool IsPoolRoot => Name.IndexOf('/') < 0;
-    public bool Managed => Mark is { } m && (m == ZfsProps.VolumeMark(Name) || m == ZfsProps.FolderMark(Name));
+    /// <summary>Cairn's own local mark of a volume or folder. The mark names the dataset as it was created; a rename
+    /// (or a promote, for snapshots) keeps it, so only the local source and the kind are checked, not the name.</summary>
+    public bool Managed => Mark is { } m && (m.StartsWith(ZfsProps.VolumeMark(""), StringComparison.Ordinal) || m.StartsWith(ZfsProps.FolderMark(""), StringComparison.Ordinal));
     public bool IsVolume => IsZvol || (VolSize > 0 && !IsPoolRoot);
     public DatasetKind Kind => IsVolume ? DatasetKind.Volume : DatasetKind.Folder;
     public bool Hidden => IsHiddenName(Name);
@@ -78,7 +80,8 @@ internal sealed class ZSnapshot(ZDataset dataset, string name)
     public long VolSize;
 
     public bool Complete => Guid != 0;
-    public bool Managed => Mark == ZfsProps.SnapshotMark(FullName);
+    /// <summary>Cairn's own local mark (which names the snapshot as it was taken: renames and promotes keep it).</summary>
+    public bool Managed => Mark is { } m && m.StartsWith(ZfsProps.SnapshotMark(""), StringComparison.Ordinal);
 
     public SnapshotInfo ToInfo(IReadOnlyList<string> clones) => new(Dataset.Name, Name, ZfsProps.IdOf(Guid), VolSize, Used, Referenced,
         clones, DateTimeOffset.FromUnixTimeSeconds(Creation), Managed);

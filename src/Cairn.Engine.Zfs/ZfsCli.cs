@@ -61,7 +61,8 @@ internal sealed class ZfsCli(IProcessRunner runner, ZfsEngineOptions options, IL
     public static bool MountsOrUnmounts(IReadOnlyList<string> args) => args.Count > 1 && args[0] switch
     {
         "create" or "clone" => !args.Contains("mountpoint=none"),
-        "mount" or "unmount" => true,
+        "mount" or "unmount" or "rollback" => true,
+        "rename" => !args[^1].Contains('@', StringComparison.Ordinal),
         "inherit" or "set" => args.Any(a => a == "mountpoint" || a.StartsWith("mountpoint=", StringComparison.Ordinal)),
         "destroy" => !args[^1].Contains('@', StringComparison.Ordinal),
         _ => false,

@@ -114,6 +114,10 @@ public sealed partial class ZfsEngine
         EngineOp.Destroy o => DoDestroy(o.Name, o.Recursive, run, ct),
         EngineOp.DestroySnapshot o => DoDestroySnapshot(o.Dataset, o.Name, run, ct),
         EngineOp.Resize o => DoResize(o.Name, o.Size, run, ct),
+        EngineOp.Rename o => DoRename(o.Name, o.NewName, o.Parents, run, ct),
+        EngineOp.RenameSnapshot o => DoRenameSnapshot(o.Dataset, o.Name, o.NewName, run, ct),
+        EngineOp.Rollback o => DoRollback(o.Dataset, o.Snapshot, o.DestroyLater, run, ct),
+        EngineOp.Promote o => DoPromote(o.Name, run, ct),
         null => throw CairnException.Invalid("operation is null"),
         _ => throw new CairnException(ErrorKind.NotSupported, $"operation {op.GetType().Name} is not supported"),
     };

@@ -11,7 +11,8 @@ namespace Cairn.Engine.Zfs;
 /// zpools. On zfs-fuse (no zvols) a volume is a filesystem dataset holding one sparse image file,
 /// <see cref="ImageFileName"/>; on kernel ZFS it is a zvol (that mode is written to zfs(8) but untested here).
 /// <para>
-/// Everything Cairn creates carries <c>cairn:managed=KIND:FULLNAME</c>, set with <c>-o</c> in the creating command;
+/// Everything Cairn creates carries <c>cairn:managed=KIND:FULLNAME</c>, set with <c>-o</c> in the creating command
+/// (the name it was created with: a rename or promote leaves the mark as it was);
 /// datasets and snapshots without their own mark are listed with <c>Managed=false</c> and never destroyed.
 /// An in-memory inventory (read whole with one <c>zfs get -r</c> at attach, on <see cref="RefreshAsync"/> and after
 /// any unexpected failure; updated by every successful command) answers every look-up without running a command.
@@ -132,7 +133,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
     }
 
     /// <summary>Reads one pool whole and replaces what the inventory knew of it.</summary>
-    private async Task RefreshPoolAsync(string pool, CancellationToken ct)
+    private async Task RefreshPoolAsync(string pool, CancellationToken ct, Func<string, string>? renamed = null)
     {
         var sw = Stopwatch.StartNew();
         long generation;
@@ -158,7 +159,7 @@ public sealed partial class ZfsEngine : IVolumeEngine
             var live = new Dictionary<string, SizeCell>(StringComparer.Ordinal);
             foreach (var d in DatasetsOf(pool).ToList())
             {
-                if (d.Live is { } cell) live[d.Name] = cell;
+                if (d.Live is { } cell) live[renamed?.Invoke(d.Name) ?? d.Name] = cell;
                 RemoveFromIndex(d);
             }
             int snapshots = 0, datasets = 0;

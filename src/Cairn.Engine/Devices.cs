@@ -60,15 +60,23 @@ internal sealed class VolumeDevice(EmbeddedEngine engine, Dataset ds) : IBlockDe
     public void Read(long offset, Span<byte> buffer)
     {
         DeviceChecks.Range(offset, buffer.Length, Size);
-        Check();
-        var v = Volatile.Read(ref ds.View)!;
-        try
+        while (true)
         {
-            DataPath.Read(v.Top, v.BaseIndex, offset, buffer);
-        }
-        catch (ObjectDisposedException) when (ds.Destroyed)
-        {
-            DeviceChecks.ThrowGone("volume " + ds.Name);
+            Check();
+            var v = Volatile.Read(ref ds.View)!;
+            try
+            {
+                DataPath.Read(v.Top, v.BaseIndex, offset, buffer);
+                return;
+            }
+            catch (ObjectDisposedException) when (ds.Destroyed)
+            {
+                DeviceChecks.ThrowGone("volume " + ds.Name);
+            }
+            catch (ObjectDisposedException) when (Volatile.Read(ref ds.View) != v)
+            {
+                // A rollback replaced the view and closed its old top under this read: read the new one.
+            }
         }
     }
 

@@ -30,7 +30,7 @@ public sealed partial class EmbeddedEngine
                 try
                 {
                     var made = Execute(ops[i], work);
-                    if (made is Snapshot || later is not null) (later ??= []).Add((i, made));
+                    if (made is Snapshot or RolledBack || later is not null) (later ??= []).Add((i, made));
                     else results[i] = Describe(ops[i], made);
                 }
                 catch (CairnException e)
@@ -67,6 +67,7 @@ public sealed partial class EmbeddedEngine
         Dataset d => new EngineOpResult(op, null, Dataset: InfoOf(d)),
         Snapshot s => new EngineOpResult(op, null, Snapshot: InfoOf(s)),
         List<Guid> removed => new EngineOpResult(op, null, Removed: removed),
+        RolledBack r => new EngineOpResult(op, null, Dataset: InfoOf(r.Dataset), Removed: r.Removed),
         _ => new EngineOpResult(op, null),
     };
 
@@ -114,6 +115,10 @@ public sealed partial class EmbeddedEngine
             EngineOp.Destroy o => DoDestroy(o.Name, o.Recursive, work),
             EngineOp.DestroySnapshot o => DoDestroySnapshot(o.Dataset, o.Name, work),
             EngineOp.Resize o => DoResize(o.Name, o.Size),
+            EngineOp.Rename o => DoRename(o.Name, o.NewName, o.Parents),
+            EngineOp.RenameSnapshot o => DoRenameSnapshot(o.Dataset, o.Name, o.NewName),
+            EngineOp.Rollback o => DoRollback(o.Dataset, o.Snapshot, o.DestroyLater, work),
+            EngineOp.Promote o => DoPromote(o.Name),
             null => throw CairnException.Invalid("operation is null"),
             _ => throw new CairnException(ErrorKind.NotSupported, $"operation {op.GetType().Name} is not supported"),
         };

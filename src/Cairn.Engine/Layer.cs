@@ -10,8 +10,8 @@ internal sealed class Layer
 {
     public readonly long Id;
     public readonly Layer? Parent;
-    /// <summary>Key of the dataset that owns this layer.</summary>
-    public readonly long Owner;
+    /// <summary>Key of the dataset that owns this layer; a promote hands the origin's layers to the clone (under the engine lock).</summary>
+    public long Owner;
     public readonly int Depth;
 
     /// <summary>Its snapshot was destroyed; it stays in the chain for the layers above.</summary>

@@ -8,7 +8,8 @@ internal sealed class Dataset(long key, Guid id, string name, DatasetKind kind, 
     /// <summary>Sequential metadata key (appends keep the SQLite B-trees from scattering writes).</summary>
     public readonly long Key = key;
     public readonly Guid Id = id;
-    public readonly string Name = name;
+    /// <summary>Changed only by a rename, under the engine lock; devices read it for messages only.</summary>
+    public volatile string Name = name;
     public readonly DatasetKind Kind = kind;
     public long Size = size;
     public readonly DateTimeOffset Created = created;
@@ -25,8 +26,10 @@ internal sealed class Snapshot(long key, Guid id, Dataset dataset, string name, 
 {
     public readonly long Key = key;
     public readonly Guid Id = id;
-    public readonly Dataset Dataset = dataset;
-    public readonly string Name = name;
+    /// <summary>The volume it belongs to; a promote moves it to the promoted clone (under the engine lock).</summary>
+    public volatile Dataset Dataset = dataset;
+    /// <summary>Changed only by a rename, under the engine lock.</summary>
+    public volatile string Name = name;
     public readonly Layer Layer = layer;
     public readonly long Size = size;
     public readonly DateTimeOffset Created = created;

@@ -135,6 +135,7 @@ public static class CairnServiceCollectionExtensions
         app.MapMethods("/metrics", [HttpMethods.Get, HttpMethods.Head], (CairnMetrics m) => Results.Text(m.Render(), "text/plain; version=0.0.4")).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapCairnAdminApi();
+        app.MapCairnManageApi();
         app.MapCairnJobsApi();
         app.MapCairnBatchApi();
         app.MapLunCloneApi();

@@ -102,6 +102,8 @@ public sealed class PoolRouter : IVolumeEngine
             try
             {
                 if (ops[i] is EngineOp.CloneSnapshot c) SamePool(c.Source, c.Target);
+                if (ops[i] is EngineOp.Rename r && PoolOf(r.Name) != PoolOf(r.NewName))
+                    throw CairnException.Invalid($"cannot rename {r.Name} to {r.NewName}: a dataset stays in its pool");
                 var engine = EngineFor(KeyOf(ops[i]));
                 if (!groups.TryGetValue(engine, out var list)) groups[engine] = list = [];
                 list.Add(i);
@@ -130,6 +132,10 @@ public sealed class PoolRouter : IVolumeEngine
         EngineOp.Destroy d => d.Name,
         EngineOp.DestroySnapshot d => d.Dataset,
         EngineOp.Resize r => r.Name,
+        EngineOp.Rename r => r.Name,
+        EngineOp.RenameSnapshot r => r.Dataset,
+        EngineOp.Rollback r => r.Dataset,
+        EngineOp.Promote p => p.Name,
         null => throw CairnException.Invalid("operation is null"),
         _ => throw new CairnException(ErrorKind.NotSupported, $"operation {op.GetType().Name} is not supported"),
     };

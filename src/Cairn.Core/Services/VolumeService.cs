@@ -270,6 +270,9 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
             case EngineOp.Resize r:
                 if (owners is not null && owners.TryGetValue(r.Name, out var rm) && rm != who.Module) return Foreign($"volume {r.Name}", rm);
                 break;
+            case EngineOp.Rename or EngineOp.RenameSnapshot or EngineOp.Rollback or EngineOp.Promote:
+                // Their records (names, sizes, snapshot owners) and export checks are kept by RenameAsync and the like.
+                return new CairnException(ErrorKind.NotSupported, $"{op.GetType().Name} is not a batch operation; use the rename, rollback and promote calls");
         }
         return null;
     }

@@ -80,6 +80,30 @@ public abstract record EngineOp
     public sealed record DestroySnapshot(string Dataset, string Name) : EngineOp;
     /// <summary>Grow a volume.</summary>
     public sealed record Resize(string Name, long Size) : EngineOp;
+    /// <summary>
+    /// Rename a volume or folder within its pool (<c>zfs rename</c>): its id, data, snapshots (which follow it) and
+    /// clones stay; a folder's children move with it. Refused when <paramref name="NewName"/> exists, is in another
+    /// pool or inside the dataset itself; missing parent folders are created with <paramref name="Parents"/>.
+    /// The result's <see cref="EngineOpResult.Dataset"/> is the dataset under its new name.
+    /// </summary>
+    public sealed record Rename(string Name, string NewName, bool Parents = false) : EngineOp;
+    /// <summary>Rename a snapshot within its volume (<c>zfs rename pool/v@a pool/v@b</c>); id, data and clones stay. The result's <see cref="EngineOpResult.Snapshot"/> is the snapshot under its new name.</summary>
+    public sealed record RenameSnapshot(string Dataset, string Name, string NewName) : EngineOp;
+    /// <summary>
+    /// Roll a volume back to its snapshot <c>Dataset@Snapshot</c> (<c>zfs rollback</c>): every write since is discarded
+    /// and the volume takes the snapshot's size. Like ZFS, only to the most recent snapshot, unless
+    /// <paramref name="DestroyLater"/> (<c>-r</c>) destroys the later ones; refused when a later snapshot has clones.
+    /// The result's <see cref="EngineOpResult.Dataset"/> is the volume, <see cref="EngineOpResult.Removed"/> the ids of
+    /// the snapshots destroyed.
+    /// </summary>
+    public sealed record Rollback(string Dataset, string Snapshot, bool DestroyLater = false) : EngineOp;
+    /// <summary>
+    /// Make a clone independent of its origin (<c>zfs promote</c>): the origin snapshot, and every older snapshot of
+    /// the origin volume, move to the clone, which takes over the origin's own origin; the former origin volume becomes
+    /// a clone of the moved snapshot, so it can be destroyed while the promoted clone lives on. Refused when a moved
+    /// snapshot's name is taken on the clone. The result's <see cref="EngineOpResult.Dataset"/> is the promoted volume.
+    /// </summary>
+    public sealed record Promote(string Name) : EngineOp;
 }
 
 /// <summary>

@@ -67,7 +67,7 @@ internal static class Commands
 
     public static Command Volume()
     {
-        var volume = new Command("volume", "Create, list, import, export, resize and destroy volumes");
+        var volume = new Command("volume", "Create, list, import, export, resize, rename, roll back, promote and destroy volumes");
         var name = new Argument<string>("NAME") { Description = "Volume name, pool/a/b" };
         var size = new Option<string>("--size", "-s") { HelpName = "SIZE", Description = "Size in bytes or binary units (10G, 512M), a multiple of 512", Required = true };
         var parents = new Option<bool>("--parents", "-p") { Description = "Create missing parent folders" };
@@ -161,6 +161,7 @@ internal static class Commands
         volume.Subcommands.Add(show);
         volume.Subcommands.Add(resize);
         volume.Subcommands.Add(destroy);
+        ManageCommands.AddTo(volume);
         return volume;
     }
 
@@ -217,12 +218,13 @@ internal static class Commands
         folder.Subcommands.Add(create);
         folder.Subcommands.Add(list);
         folder.Subcommands.Add(destroy);
+        ManageCommands.AddTo(folder, "folder");
         return folder;
     }
 
     public static Command Snapshot()
     {
-        var snapshot = new Command("snapshot", "Create, list, show and destroy snapshots");
+        var snapshot = new Command("snapshot", "Create, list, show, rename and destroy snapshots");
         var snap = new Argument<string>("NAME@SNAP") { Description = "Snapshot name: the volume's name, @, the snapshot's" };
         var create = new Command("create", "Take a read-only snapshot") { snap };
         create.Handle(async (pr, api, ct) =>
@@ -250,6 +252,7 @@ internal static class Commands
         snapshot.Subcommands.Add(list);
         snapshot.Subcommands.Add(show);
         snapshot.Subcommands.Add(destroy);
+        ManageCommands.AddToSnapshot(snapshot);
         return snapshot;
     }
 
@@ -306,13 +309,13 @@ internal static class Commands
         else Output.Fields(fields(value));
     }
 
-    private static void Show(ParseResult pr, VolumeDto v) => Show(pr, v, Json.VolumeDto, v => [
+    internal static void Show(ParseResult pr, VolumeDto v) => Show(pr, v, Json.VolumeDto, v => [
         ("name", v.Name), ("type", v.Type), ("size", v.Type == "folder" ? "-" : Output.Size(v.Size)), ("used", Output.Size(v.Used)),
         ("referenced", Output.Size(v.Referenced)), ("origin", Output.Str(v.Origin)), ("status", v.Status), ("project", Output.Str(v.Project)),
         ("created", Output.Time(v.Created)), ("id", v.Id.ToString()),
     ]);
 
-    private static void Show(ParseResult pr, SnapshotDto s) => Show(pr, s, Json.SnapshotDto, s => [
+    internal static void Show(ParseResult pr, SnapshotDto s) => Show(pr, s, Json.SnapshotDto, s => [
         ("name", s.Name), ("volume", s.Volume), ("size", Output.Size(s.Size)), ("used", Output.Size(s.Used)),
         ("referenced", Output.Size(s.Referenced)), ("clones", Output.List(s.Clones)), ("created", Output.Time(s.Created)), ("id", s.Id.ToString()),
     ]);

@@ -8,7 +8,7 @@ namespace Cairn.Engine.Tests.Compliance;
 /// What every <see cref="IVolumeEngine"/> must do, written against the interface only; one subclass per engine.
 /// Each test works under its own folder of the subclass's pool, so the tests of one class can share a pool.
 /// </summary>
-public abstract class EngineComplianceTests
+public abstract partial class EngineComplianceTests
 {
     /// <summary>The engine under test (shared by the tests of a class).</summary>
     protected abstract IVolumeEngine Engine { get; }
