@@ -152,7 +152,7 @@ public sealed partial class IscsiConnection
             _budget.Return(w.Buffer);
             w.Buffer = null;
         }
-        if (w.Deferred) _deferred.Remove(w);
+        if (w.Deferred && _deferred.Remove(w) && _deferred.Count == 0) _budget.Withdraw(this); // aborted while waiting
         _grantedWriteBytes -= w.Granted;
         _budget.Release(w.Granted, w.Taken);
         w.Granted = w.Taken = 0;
