@@ -82,6 +82,38 @@ public sealed class WriteBufferBudgetTests
         Assert.Equal(0, budget.InUse);
     }
 
+    [Fact]
+    public async Task An_aborted_waiting_write_leaves_the_queue_and_holds_nothing()
+    {
+        await using var host = await TargetHost.StartAsync(o => { o.MaxCommandBuffer = WriteBytes; o.MaxBufferedWriteBytes = WriteBytes; });
+        var budget = host.Service<WriteBufferBudget>();
+        await using var a = await LoginAsync(host, TargetHost.Initiator1);
+        await using var b = await LoginAsync(host, TargetHost.Initiator2);
+        uint ittA = await a.CommandAsync(RawInitiator.Write10(0, WriteBytes / 512), WriteBytes, read: false, write: true);
+        var r2tA = await ExpectR2TAsync(a, ittA);
+        uint ittB = await b.CommandAsync(RawInitiator.Write10(100, WriteBytes / 512), WriteBytes, read: false, write: true);
+        await WaitUntilAsync(() => budget.Waiting == 1, "the second connection's write did not wait for the budget");
+
+        // RFC 7143 §11.5 TASK MANAGEMENT FUNCTION REQUEST, function 1: ABORT TASK (the waiting write).
+        uint tmf = b.Itt++;
+        await b.SendAsync(IscsiOpcode.TaskManagementRequest, 0x81, default, h =>
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(16), tmf);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(20), ittB);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(24), b.CmdSn);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(28), b.ExpStatSn);
+            BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(32), b.CmdSn - 1);
+        }, immediate: true);
+        var r = await b.ReadAsync() ?? throw new IOException("closed");
+        Assert.Equal(IscsiOpcode.TaskManagementResponse, (IscsiOpcode)(r.Bhs[0] & 0x3F));
+        Assert.Equal(0, r.Bhs[2]); // function complete
+        await WaitUntilAsync(() => budget.Waiting == 0, "the aborted write's connection stayed in the queue");
+
+        await SendBurstAsync(a, ittA, r2tA, Pattern(6));
+        Assert.Equal(0, (await a.ResponseAsync(ittA)).Status);
+        Assert.Equal(0, budget.InUse);
+    }
+
     private static async Task<RawInitiator> LoginAsync(TargetHost host, string initiator)
     {
         var i = await RawInitiator.ConnectAsync(host.Port);
