@@ -45,6 +45,7 @@ internal static partial class IscsiBench
                 new Load("read 128 KiB sequential", 256, false, false),
                 new Load("write 4 KiB random", 8, true, true),
                 new Load("write 128 KiB sequential", 256, false, true),
+                new Load("write 8 MiB sequential", 16384, false, true), // R2Ts and the write buffer budget
             }.Where(l => !skip.Contains(l.Write ? "writes" : "reads") && l.Name.Contains(BenchArgs.Get(args, "loads", ""), StringComparison.Ordinal)).ToArray();
             var results = loads.ToDictionary(l => l, _ => (Tgtd: new List<Sample>(), Cairn: new List<Sample>(), Tuned: new List<Sample>()));
             string tgtdNeg, cairnNeg, tunedNeg;

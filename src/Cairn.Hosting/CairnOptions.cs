@@ -84,6 +84,12 @@ public sealed class CairnOptions
     /// </summary>
     public string IscsiMedium { get; set; } = "fixed";
 
+    /// <summary>
+    /// MiB of write data the iSCSI target buffers for all connections together (16..1048576, default 256); writes
+    /// beyond it wait for their R2Ts instead of failing. <c>CAIRN_ISCSI_WRITE_BUFFER_MB</c>.
+    /// </summary>
+    public int IscsiWriteBufferMb { get; set; } = 256;
+
     /// <summary>TLS certificate (PEM) for the HTTP listener; with it, clients must present a certificate.</summary>
     public string? TlsCert { get; set; }
     public string? TlsKey { get; set; }
@@ -133,6 +139,8 @@ public sealed class CairnOptions
         if (TgtControlPort is < 0 or > 32767) throw CairnException.Invalid($"{Setting("TgtControlPort")}: {TgtControlPort} is not between 0 and 32767 (tgtd -C takes no more)");
         try { DeclaredPools(); }
         catch (CairnException e) { throw CairnException.Invalid($"{Setting("Pools")}: {e.Message.Replace("pools: ", "", StringComparison.Ordinal)}"); }
+        // At least one command's largest buffer (IscsiTargetOptions.MaxCommandBuffer, 16 MiB).
+        if (IscsiWriteBufferMb is < 16 or > 1048576) throw CairnException.Invalid($"{Setting("IscsiWriteBufferMb")}: {IscsiWriteBufferMb} is not between 16 and 1048576 (MiB)");
         if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"{Setting("IscsiMedium")}: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid($"{Setting(TlsCert is null ? "TlsCert" : "TlsKey")}: --tls-cert and --tls-key go together");
         if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid($"{Setting("ClientCa")}: needs --tls-cert and --tls-key");

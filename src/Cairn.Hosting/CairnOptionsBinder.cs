@@ -26,6 +26,7 @@ public static class CairnOptionsBinder
         Whole("JobConcurrency", (o, v) => o.JobConcurrency = v),
         Whole("JobRetentionDays", (o, v) => o.JobRetentionDays = v),
         Text("IscsiMedium", (o, v) => o.IscsiMedium = v),
+        Whole("IscsiWriteBufferMb", (o, v) => o.IscsiWriteBufferMb = v),
         Text("TlsCert", (o, v) => o.TlsCert = v),
         Text("TlsKey", (o, v) => o.TlsKey = v),
         Text("ClientCa", (o, v) => o.ClientCa = v),

@@ -61,7 +61,7 @@ public static class ServerHost
             k.ListenIscsi(iscsi);
         });
 
-        builder.AddCairnIscsi(listen: null);
+        builder.AddCairnIscsi(listen: null, o => o.MaxBufferedWriteBytes = (long)options.IscsiWriteBufferMb << 20);
         builder.Services.AddOptions<IscsiTargetOptions>().Validate(o => o.Validate() is null, "invalid iSCSI target options").ValidateOnStart();
         builder.Services.AddCairn(options, data, new ServerSocket(socket, socketWarning), dataLock);
         configure?.Invoke(builder);

@@ -40,6 +40,8 @@ public sealed class ConfigTests
     [Theory]
     [InlineData("concurrency", "JobConcurrency (CAIRN_JOB_CONCURRENCY): 'abc' is not a whole number")]
     [InlineData("concurrency-range", "JobConcurrency (CAIRN_JOB_CONCURRENCY): 0 is not between 1 and 256")]
+    [InlineData("write-buffer", "IscsiWriteBufferMb (CAIRN_ISCSI_WRITE_BUFFER_MB): 8 is not between 16 and 1048576 (MiB)")]
+    [InlineData("write-buffer-type", "IscsiWriteBufferMb (CAIRN_ISCSI_WRITE_BUFFER_MB): '1G' is not a whole number")]
     [InlineData("config", "--config (CAIRN_CONFIG): ")]
     [InlineData("iscsi-busy", "--iscsi (CAIRN_ISCSI): 127.0.0.1:")]
     [InlineData("http-busy", "--http (CAIRN_HTTP): 127.0.0.1:")]
@@ -59,6 +61,8 @@ public sealed class ConfigTests
         {
             case "concurrency": env["CAIRN_JOB_CONCURRENCY"] = "abc"; break;
             case "concurrency-range": env["CAIRN_JOB_CONCURRENCY"] = "0"; break;
+            case "write-buffer": env["CAIRN_ISCSI_WRITE_BUFFER_MB"] = "8"; break;
+            case "write-buffer-type": env["CAIRN_ISCSI_WRITE_BUFFER_MB"] = "1G"; break;
             case "config":
                 var cfg = Path.Combine(dir, "cairn.json");
                 await File.WriteAllTextAsync(cfg, """{ "Data": "x", """, TestContext.Current.CancellationToken);

@@ -10,7 +10,6 @@ public sealed partial class IscsiConnection
     private readonly byte[] _cdb = new byte[MaxCdb];
     private readonly Dictionary<uint, WriteTask> _writes = [];
     private readonly Stack<WriteTask> _writePool = new();
-    private long _pendingWriteBytes;
     private uint _nextTtt;
 
     /// <summary>A write waiting for its data-out (RFC 7143 §3.2.4.3, R2T §11.8).</summary>
@@ -24,6 +23,8 @@ public sealed partial class IscsiConnection
         public uint Edtl;
         public int Need;             // bytes the LU wants: min(DataOutLength, EDTL, cap)
         public byte[]? Buffer;
+        public int Granted, Taken;   // bytes booked in the write buffer budget (see Reserve)
+        public bool Deferred;        // waiting for room: no R2T yet
         public int Received;         // bytes received inside [0, Need)
         public int UnsolicitedEnd;   // unsolicited data may cover [immediate, UnsolicitedEnd)
         public int UnsolicitedOffset; // next expected unsolicited offset
@@ -169,7 +170,7 @@ public sealed partial class IscsiConnection
             return;
         }
 
-        byte[]? buffer = cap > 0 ? ArrayPool<byte>.Shared.Rent(cap) : null;
+        byte[]? buffer = cap > 0 ? _budget.Rent(cap) : null;
         try
         {
             var result = Run(unit, lun, cdb, dataOut, buffer.AsSpan(0, cap), info);
@@ -179,7 +180,7 @@ public sealed partial class IscsiConnection
         }
         finally
         {
-            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) _budget.Return(buffer);
         }
     }
 

@@ -28,6 +28,7 @@ public sealed partial class IscsiConnection
         w.UnsolicitedDataSn = 0;
         w.UnsolicitedEnd = !_params.InitialR2T && !final ? (int)Math.Min(_params.FirstBurstLength, edtl) : immediate;
         w.NextR2TOffset = Math.Max(w.UnsolicitedEnd, immediate);
+        Reserve(w, Math.Min(w.Need, w.NextR2TOffset));
         _writes[itt] = w;
         if (immediate > 0 && !Accept(w, 0, _pdu.Data)) return;
         IssueR2Ts(w);
@@ -37,16 +38,8 @@ public sealed partial class IscsiConnection
     /// <summary>Copies the part of a data segment that falls inside [0, Need) into the task buffer.</summary>
     private bool Accept(WriteTask w, int offset, in ReadOnlySequence<byte> data)
     {
-        if (w.Buffer is null)
-        {
-            if (_pendingWriteBytes + w.Need > _options.MaxPendingWriteBytes)
-            {
-                ProtocolError("pending write data over budget");
-                return false;
-            }
-            w.Buffer = ArrayPool<byte>.Shared.Rent(w.Need);
-            _pendingWriteBytes += w.Need;
-        }
+        // A write still waiting for room gets a buffer for its unsolicited data only (see Reserve).
+        w.Buffer ??= _budget.Rent(w.Deferred ? w.Taken : w.Need);
         if (offset >= w.Need) return true;
         int len = (int)Math.Min(data.Length, w.Need - offset);
         data.Slice(0, len).CopyTo(w.Buffer.AsSpan(offset));
@@ -57,6 +50,7 @@ public sealed partial class IscsiConnection
     // RFC 7143 §11.8 R2T: at most MaxOutstandingR2T per task, each at most MaxBurstLength.
     private void IssueR2Ts(WriteTask w)
     {
+        if (w.Deferred) return; // its R2Ts wait for room in the budget
         while (w.Outstanding.Count < _params.MaxOutstandingR2T && w.NextR2TOffset < w.Need)
         {
             int len = Math.Min(_params.MaxBurstLength, w.Need - w.NextR2TOffset);
@@ -155,10 +149,14 @@ public sealed partial class IscsiConnection
     {
         if (w.Buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(w.Buffer);
-            _pendingWriteBytes -= w.Need;
+            _budget.Return(w.Buffer);
             w.Buffer = null;
         }
+        if (w.Deferred && _deferred.Remove(w) && _deferred.Count == 0) _budget.Withdraw(this); // aborted while waiting
+        _grantedWriteBytes -= w.Granted;
+        _budget.Release(w.Granted, w.Taken);
+        w.Granted = w.Taken = 0;
+        w.Deferred = false;
         if (_writePool.Count < 64) _writePool.Push(w);
     }
 

@@ -44,8 +44,10 @@ public sealed partial class IscsiConnection : IIscsiSession
     /// initiators reach us at (<c>ip:port</c>), used for SendTargets' TargetAddress.
     /// </summary>
     public IscsiConnection(PipeReader input, PipeWriter output, TargetRegistry registry, IscsiTargetOptions options, string portal,
-        string connectionId, ILogger? logger = null, string? initiatorAddress = null)
+        string connectionId, ILogger? logger = null, string? initiatorAddress = null, WriteBufferBudget? writeBuffers = null)
     {
+        // Without a shared budget (a connection built on its own, as in tests) the connection has one of its own.
+        _budget = writeBuffers ?? new WriteBufferBudget(options.MaxBufferedWriteBytes, Timeout.InfiniteTimeSpan);
         InitiatorAddress = initiatorAddress;
         _input = input;
         _output = output;
@@ -121,6 +123,7 @@ public sealed partial class IscsiConnection : IIscsiSession
                         // Bound what one batch of commands can pile up in the output before the peer reads it.
                         if (_output.CanGetUnflushedBytes && _output.UnflushedBytes > FlushThreshold) { partial = true; break; }
                     }
+                    if (!stop && (_budgetWake || _deferred.Count > 0)) GrantDeferred();
                 }
                 finally
                 {
@@ -259,6 +262,7 @@ public sealed partial class IscsiConnection : IIscsiSession
     {
         foreach (var w in _writes.Values) ReleaseWrite(w);
         _writes.Clear();
+        _budget.Withdraw(this);
         if (_session is not null)
         {
             _registry.Detach(this);

@@ -17,11 +17,16 @@ public sealed class IscsiConnectionHandler : ConnectionHandler
     private readonly IOptions<IscsiTargetOptions> _options;
     private readonly ILogger<IscsiConnectionHandler> _logger;
     private readonly ConcurrentDictionary<IscsiConnection, byte> _live = new();
+    private readonly WriteBufferBudget? _writeBuffers;
 
-    /// <summary>Creates the handler; when the host stops, every connection is asked to log out and then closed.</summary>
+    /// <summary>
+    /// Creates the handler; when the host stops, every connection is asked to log out and then closed. Its connections
+    /// share <paramref name="writeBuffers"/> (without it, each connection has a budget of its own).
+    /// </summary>
     public IscsiConnectionHandler(TargetRegistry registry, IOptions<IscsiTargetOptions> options, ILogger<IscsiConnectionHandler> logger,
-        IHostApplicationLifetime? lifetime = null)
+        IHostApplicationLifetime? lifetime = null, WriteBufferBudget? writeBuffers = null)
     {
+        _writeBuffers = writeBuffers;
         _registry = registry;
         _options = options;
         _logger = logger;
@@ -37,7 +42,7 @@ public sealed class IscsiConnectionHandler : ConnectionHandler
     {
         var conn = new IscsiConnection(connection.Transport.Input, connection.Transport.Output, _registry, _options.Value,
             FormatPortal(connection.LocalEndPoint), connection.ConnectionId, _logger,
-            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString());
+            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString(), _writeBuffers);
         _live[conn] = 0;
         try { await conn.RunAsync(connection.ConnectionClosed); }
         finally { _live.TryRemove(conn, out _); }

@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Cairn.Iscsi.Target;
 
@@ -20,6 +22,8 @@ public static class IscsiHostingExtensions
     {
         services.TryAddSingleton<TargetRegistry>();
         services.TryAddSingleton<IscsiConnectionHandler>();
+        services.TryAddSingleton(sp => new WriteBufferBudget(sp.GetRequiredService<IOptions<IscsiTargetOptions>>().Value.MaxBufferedWriteBytes,
+            logger: sp.GetService<ILoggerFactory>()?.CreateLogger<WriteBufferBudget>()));
         var options = services.AddOptions<IscsiTargetOptions>();
         if (configure is not null) options.Configure(configure);
         return services;

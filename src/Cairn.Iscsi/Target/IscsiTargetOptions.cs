@@ -11,8 +11,19 @@ public sealed class IscsiTargetOptions
     /// <summary>Largest data-in or data-out buffer one command may use; larger transfers are clipped (the LU reports the error).</summary>
     public int MaxCommandBuffer { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Data-out bytes one connection may hold for commands still waiting for data; beyond it the connection is dropped.</summary>
+    /// <summary>
+    /// Data-out bytes one connection may hold for writes still waiting for data; beyond it further writes wait for their
+    /// R2Ts until earlier ones finish.
+    /// </summary>
     public long MaxPendingWriteBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Data-out bytes all connections together may hold for writes still waiting for data (<see cref="WriteBufferBudget"/>).
+    /// A write that does not fit waits for its R2Ts, and the connection's command window closes, until writes finish:
+    /// backpressure, not failure. Only the unsolicited data an initiator may send before any R2T (FirstBurstLength per
+    /// command in its window) is taken regardless. Default 256 MiB; <c>CAIRN_ISCSI_WRITE_BUFFER_MB</c>.
+    /// </summary>
+    public long MaxBufferedWriteBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>Seconds an initiator gets to log out after the target asked it to (target removed, access revoked).</summary>
     public int LogoutGraceSeconds { get; set; } = 2;
@@ -40,6 +51,8 @@ public sealed class IscsiTargetOptions
         if (l.CommandWindow is < 1 or > 4096) return "CommandWindow must be 1..4096";
         if (MaxCommandBuffer < 512) return "MaxCommandBuffer must be at least 512";
         if (MaxPendingWriteBytes < MaxCommandBuffer) return "MaxPendingWriteBytes must be at least MaxCommandBuffer";
+        // Smaller, and a write as large as one command may be could never be granted.
+        if (MaxBufferedWriteBytes < MaxCommandBuffer) return "MaxBufferedWriteBytes must be at least MaxCommandBuffer";
         if (LogoutGraceSeconds < 0 || LoginTimeoutSeconds < 1 || NopInIntervalSeconds < 0) return "timeouts must be positive";
         return null;
     }

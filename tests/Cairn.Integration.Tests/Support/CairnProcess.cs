@@ -15,6 +15,8 @@ public sealed class CairnProcess : IAsyncDisposable
     public int IscsiPort { get; }
     public string Url => $"http://127.0.0.1:{HttpPort}";
     public string Log => _server.Log;
+    /// <summary>The server's process id (the same after it re-executes itself).</summary>
+    public int Pid => _server.Id;
 
     /// <summary>Waits (generously) for a line the server prints a moment after the event that causes it.</summary>
     public Task<bool> WaitForLogAsync(string text) => _server.WaitForLogAsync(text);

@@ -27,6 +27,8 @@ internal sealed class TargetHost : IAsyncDisposable
     }
 
     public TargetRegistry Registry { get; }
+    /// <summary>A service of the host (the shared <see cref="WriteBufferBudget"/>, …).</summary>
+    public T Service<T>() where T : notnull => _app.Services.GetRequiredService<T>();
     public int Port { get; }
     public string Url(string iqn = TargetIqn, int lun = 0) => $"iscsi://127.0.0.1:{Port}/{iqn}/{lun}";
 
