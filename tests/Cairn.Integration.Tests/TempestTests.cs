@@ -40,7 +40,9 @@ public sealed partial class TempestTests(ITestOutputHelper output)
         ExternalTool.Require("curl", "curl");
         if (!BlockStorageBuilt) Assert.Skip("this build has no Block Storage API (src/Cairn.Api.BlockStorage, issue 11)");
 
-        await using var server = await CairnProcess.StartAsync(extraArgs: ["--auth", "keystone"]);
+        // Block Storage volumes live in the pool BlockStoragePool names; the server declares it.
+        await using var server = await CairnProcess.StartAsync(extraArgs: ["--auth", "keystone"],
+            env: new Dictionary<string, string> { ["CAIRN_POOLS"] = "volumes", ["CAIRN_BLOCK_STORAGE_POOL"] = "volumes" });
         await AssertServesAsync(server, "/", HttpStatusCode.MultipleChoices, "Block Storage version discovery");
         await AssertServesAsync(server, "/identity/v3", HttpStatusCode.OK, "identity version discovery");
 

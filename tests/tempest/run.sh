@@ -87,7 +87,8 @@ if [ -z "$accounts" ]; then
   server="${cli_server:-$url}"
   run_id="$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   accounts="$ws/etc/accounts.yaml"
-  : > "$accounts"
+  rm -f "$accounts"                      # tempest init left a sample there, readable by all
+  install -m 600 /dev/null "$accounts"
   make_account() { # name role
     local name="tempest-$run_id-$1" role="$2" pw pwfile
     pw="$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')"
