@@ -26,6 +26,18 @@ def detail_text(details, name):
         return ""
 
 
+def failure_summary(trace):
+    """The exception lines of a traceback (its unindented lines: the exception, its message, Tempest's "Details:"),
+    then the last frames in the test and in Tempest's service client, which say which call failed."""
+    lines = trace.strip().splitlines()
+    said = [l[:300] for l in lines if l.strip() and not l.startswith((" ", "\t", "Traceback", "During handling"))][:6]
+    for where in ("/tempest/api/", "/tempest/lib/services/"):
+        frames = [l.strip() for l in lines if l.strip().startswith('File "') and where in l]
+        if frames:
+            said.append("at " + frames[-1][:300])
+    return "\n".join(said) if said else "\n".join(lines[-15:])
+
+
 def main():
     out_path = sys.argv[1]
     tests = []
@@ -45,8 +57,7 @@ def main():
         if status in ("skip",):
             reason = detail_text(t["details"], "reason").strip()
         elif status in FAILED:
-            trace = detail_text(t["details"], "traceback") or detail_text(t["details"], "reason")
-            reason = "\n".join(trace.strip().splitlines()[-15:])
+            reason = failure_summary(detail_text(t["details"], "traceback") or detail_text(t["details"], "reason"))
         else:
             reason = ""
         rows.append({"id": t["id"], "status": status, "reason": reason})
