@@ -78,7 +78,7 @@ mkdir -p "$root"
 chmod 700 "$root"
 ws="$root/ws"
 [ ! -e "$ws" ] || die "workspace '$ws' already exists: pass a new --workspace"
-tempest init --workspace-path "$root/workspace.yaml" "$ws" >/dev/null
+(cd "$root" && tempest init --workspace-path "$root/workspace.yaml" "$ws" >/dev/null)  # it logs to ./tempest.log
 umask 077
 
 # Accounts: the projects and users Tempest uses (static credentials; Tempest creates none).
