@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --max-microversion) maxv="${2:-}"; shift 2 ;;
     --extensions) extensions="${2:-}"; shift 2 ;;
     --regex) regex="${2:-}"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
