@@ -1,4 +1,5 @@
 using System.Net;
+using Cairn.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -20,6 +21,7 @@ public static class IscsiHostingExtensions
     {
         services.TryAddSingleton<TargetRegistry>();
         services.TryAddSingleton<IscsiConnectionHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsSource, IscsiMetricsSource>());
         var options = services.AddOptions<IscsiTargetOptions>();
         if (configure is not null) options.Configure(configure);
         return services;
@@ -43,6 +45,19 @@ public static class IscsiHostingExtensions
     {
         ListenOptions? result = null;
         kestrel.Listen(endpoint, l =>
+        {
+            l.Protocols = HttpProtocols.None;
+            l.UseConnectionHandler<IscsiConnectionHandler>();
+            result = l;
+        });
+        return result!;
+    }
+
+    /// <summary>Adds an iSCSI listener on a socket already bound and listening (its file descriptor; Kestrel adopts and closes it).</summary>
+    public static ListenOptions ListenIscsi(this KestrelServerOptions kestrel, ulong socketHandle)
+    {
+        ListenOptions? result = null;
+        kestrel.ListenHandle(socketHandle, l =>
         {
             l.Protocols = HttpProtocols.None;
             l.UseConnectionHandler<IscsiConnectionHandler>();
