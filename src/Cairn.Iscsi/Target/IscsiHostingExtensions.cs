@@ -53,7 +53,7 @@ public static class IscsiHostingExtensions
         return result!;
     }
 
-    /// <summary>Adds an iSCSI listener on a socket already bound and listening (its file descriptor; Kestrel adopts and closes it).</summary>
+    /// <summary>Adds an iSCSI listener on a socket already bound and listening (its file descriptor; the caller closes it after the server stopped).</summary>
     public static ListenOptions ListenIscsi(this KestrelServerOptions kestrel, ulong socketHandle)
     {
         ListenOptions? result = null;
