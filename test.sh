@@ -28,7 +28,7 @@ awk '
 # Every skipped test: its reason from the skip log when it has one, else the logger's "Skipped NAME" line.
 sed -n 's/^  Skipped \(.*\) \[[^]]*\]$/\1/p' "$log" | sort -u | while IFS= read -r name; do
   reason=$(grep -F -m1 -- "$name: " "$CAIRN_SKIP_LOG" | cut -c$((${#name} + 3))-)
-  printf '  skipped: %s: %s\n' "$name" "${reason:-(no reason recorded)}"
+  printf '  skipped: %s: %s\n' "$name" "${reason:-(no reason recorded: an explicit test, or one that skipped itself)}"
 done
 # A fixture (tgtd, a zpool) that skips its whole class is named by its reason only.
 grep -F '(fixture): ' "$CAIRN_SKIP_LOG" | sort -u | sed 's/^(fixture): /  skipped (class fixture): /'
