@@ -13,6 +13,12 @@ public static class ApiMetadata
     /// <summary>Declares the LUN clone API error body (<see cref="LunError"/>) for <paramref name="codes"/> and 500.</summary>
     public static RouteHandlerBuilder LunErrors(this RouteHandlerBuilder b, params int[] codes) => Errors<LunError>(b, codes);
 
+    /// <summary>Endpoint metadata: the endpoint lifts the server's request body limit (image imports), so it never answers 413.</summary>
+    public sealed class UnlimitedBody;
+
+    /// <summary>Marks an endpoint that lifts the request body limit itself (see <see cref="UnlimitedBody"/>).</summary>
+    public static RouteHandlerBuilder WithoutBodyLimit(this RouteHandlerBuilder b) => b.WithMetadata(new UnlimitedBody());
+
     /// <summary>Names the operation (its OpenAPI operationId) and gives its one-line summary.</summary>
     public static RouteHandlerBuilder Operation(this RouteHandlerBuilder b, string id, string summary) => b.WithName(id).WithSummary(summary);
 

@@ -32,15 +32,21 @@ public static partial class Json
     public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength == 0) throw CairnException.Invalid("request body is empty; a JSON object was expected");
+        // Read whole (the node holds all of it anyway; Kestrel's body limit applies while reading), so that an error can
+        // be located in the bytes afterwards.
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, ct);
+        var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
         JsonNode? node;
         try
         {
-            node = await JsonNode.ParseAsync(request.Body, documentOptions: Document, cancellationToken: ct);
+            node = JsonNode.Parse(bytes, documentOptions: Document);
         }
         catch (JsonException ex)
         {
+            // The parser names a duplicate key but not where it is: found again by walking the body, its full path.
             throw CairnException.Invalid(Duplicate(ex) is { } key
-                ? $"{Field(ex.Path, key)}: given more than once in the request body (duplicate key '{key}')"
+                ? $"{DuplicatePath(bytes) ?? Field(ex.Path, key)}: given more than once in the request body (duplicate key '{key}')"
                 : $"request body is not valid JSON: {ex.Message.Split('.')[0]}{Where(ex)}");
         }
         return node as JsonObject ?? throw CairnException.Invalid("request body must be a JSON object");
@@ -77,6 +83,60 @@ public static partial class Json
         // The parser's path ends at the object holding the key, or at the key itself.
         if (p.Length > 0 && (p == key || p.EndsWith("." + key, StringComparison.Ordinal) || p.EndsWith($"['{key}']", StringComparison.Ordinal))) return p;
         return p.Length == 0 ? key : p + "." + key;
+    }
+
+    private sealed class Frame(string path, bool isObject)
+    {
+        public readonly string Path = path;
+        public readonly HashSet<string>? Keys = isObject ? new(StringComparer.Ordinal) : null;
+        public int Index;
+        public string? Pending;
+
+        public string Child => Keys is null ? $"{Path}[{Index}]" : Path.Length == 0 ? Pending! : Path + "." + Pending;
+    }
+
+    /// <summary>The path (<c>ops[0].name</c>) of the first key given twice in one object of <paramref name="json"/>; null when none is.</summary>
+    internal static string? DuplicatePath(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        var stack = new List<Frame>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        stack.Add(new Frame(stack.Count == 0 ? "" : stack[^1].Child, reader.TokenType == JsonTokenType.StartObject));
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        stack.RemoveAt(stack.Count - 1);
+                        Completed(stack);
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var top = stack[^1];
+                        var name = reader.GetString()!;
+                        top.Pending = name;
+                        if (!top.Keys!.Add(name)) return top.Child;
+                        break;
+                    default:
+                        Completed(stack);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not valid JSON after all: the parser's own message stands.
+        }
+        return null;
+
+        static void Completed(List<Frame> stack)
+        {
+            if (stack.Count == 0) return;
+            if (stack[^1].Keys is null) stack[^1].Index++;
+            else stack[^1].Pending = null;
+        }
     }
 
     private static string? Duplicate(JsonException ex) =>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
+using Cairn.Core;
 
 namespace Cairn.Api;
 
@@ -21,6 +22,15 @@ public sealed class CairnMetrics
 
     private readonly ConcurrentDictionary<(string Api, string Method, int Status), Histogram> _requests = new();
     private readonly List<Func<IEnumerable<(string Name, string Help, string Type, IEnumerable<(string Labels, double Value)> Samples)>>> _collectors = [];
+    private readonly IMetricsSource[] _sources;
+
+    /// <summary>A registry with no sources besides what <see cref="AddCollector"/> adds.</summary>
+    public CairnMetrics() : this([])
+    {
+    }
+
+    /// <summary>A registry that also renders every <see cref="IMetricsSource"/> registered (the iSCSI target's, …).</summary>
+    public CairnMetrics(IEnumerable<IMetricsSource> sources) => _sources = [.. sources];
 
     /// <summary>Records one HTTP request.</summary>
     public void ObserveRequest(string api, string method, int status, double seconds)
@@ -72,6 +82,15 @@ public sealed class CairnMetrics
             {
                 sb.Append(ci, $"# HELP {name} {help}\n# TYPE {name} {type}\n");
                 foreach (var (labels, value) in samples)
+                    sb.Append(ci, $"{name}{(labels.Length > 0 ? "{" + labels + "}" : "")} {value}\n");
+            }
+        }
+        foreach (var source in _sources)
+        {
+            foreach (var f in source.Collect())
+            {
+                sb.Append(ci, $"# HELP {f.Name} {f.Help}\n# TYPE {f.Name} {f.Type}\n");
+                foreach (var (name, labels, value) in f.Samples)
                     sb.Append(ci, $"{name}{(labels.Length > 0 ? "{" + labels + "}" : "")} {value}\n");
             }
         }

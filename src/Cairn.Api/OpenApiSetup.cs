@@ -33,6 +33,20 @@ public static class OpenApiSetup
                     && media is OpenApiMediaType m)
                     m.Schema = await ctx.GetOrCreateSchemaAsync(typeof(LocalFileImport), null, ct);
             });
+            // Answers no handler gives but the server does, in the API's error body (the one of its 500): 405 for a method
+            // the path does not have (ApiErrorMiddleware names the allowed ones), 413 for a body over the server's limit.
+            o.AddOperationTransformer((op, ctx, _) =>
+            {
+                if (op.Responses?.TryGetValue("500", out var fault) != true || fault is null) return Task.CompletedTask;
+                op.Responses.TryAdd("405", new OpenApiResponse
+                {
+                    Description = "The path exists, but not with this method (the message and the Allow header name the methods it has).",
+                    Content = fault.Content,
+                });
+                if (op.RequestBody is not null && !ctx.Description.ActionDescriptor.EndpointMetadata.OfType<ApiMetadata.UnlimitedBody>().Any())
+                    op.Responses.TryAdd("413", new OpenApiResponse { Description = "The request body is over the server's limit (64 MiB).", Content = fault.Content });
+                return Task.CompletedTask;
+            });
             o.AddSchemaTransformer((schema, ctx, _) =>
             {
                 if (ctx.JsonPropertyInfo is { } p) Describe(schema, p);

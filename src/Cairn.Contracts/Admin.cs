@@ -3,9 +3,13 @@ using System.Text.Json;
 
 namespace Cairn.Contracts;
 
-/// <summary>A pool. Space figures are null while the pool is unavailable (then <c>Error</c> says why).</summary>
+/// <summary>
+/// A pool. Space figures are null while the pool is unavailable (then <c>Error</c> says why). <c>Volumes</c> and
+/// <c>Folders</c> count the rows of <c>GET /volumes?root=POOL</c> by type (the pool's own folder row included);
+/// <c>Datasets</c> counts what is in the pool (its own row not counted); <c>Snapshots</c> the rows of <c>GET /snapshots</c> in it.
+/// </summary>
 public sealed record PoolDto(string Name, string Engine, string Health, long? Size, long? Allocated, long? Free, long? Datasets, long? Snapshots,
-    IReadOnlyList<string> Capabilities, DateTimeOffset Created, string? Error);
+    IReadOnlyList<string> Capabilities, DateTimeOffset Created, string? Error, long? Volumes = null, long? Folders = null);
 
 /// <summary>A volume or folder (<c>type</c> is <c>volume</c> or <c>folder</c>).</summary>
 public sealed record VolumeDto(Guid Id, string Name, string Type, long Size, long Used, long Referenced, string? Origin, string Status, string Project, DateTimeOffset Created);

@@ -383,14 +383,16 @@ public sealed partial class ZfsEngine : IVolumeEngine
         }
         lock (_lock)
         {
-            long datasets = 0, snapshots = 0;
+            long datasets = 0, snapshots = 0, volumes = 0, rows = 0;
             foreach (var d in DatasetsOf(pool))
             {
                 if (d.Hidden) continue;
+                rows++;
                 if (!d.IsPoolRoot) datasets++;
+                if (d.IsVolume) volumes++;
                 snapshots += d.Snapshots.Count;
             }
-            return new PoolInfo(used + avail, used, avail, datasets, snapshots);
+            return new PoolInfo(used + avail, used, avail, datasets, snapshots, volumes, rows - volumes);
         }
     }
 

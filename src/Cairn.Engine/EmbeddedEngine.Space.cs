@@ -218,10 +218,14 @@ public sealed partial class EmbeddedEngine
         lock (_lock)
         {
             ThrowIfDisposed();
-            long allocated = 0, snapshots = 0;
+            long allocated = 0, snapshots = 0, volumes = 0;
             foreach (var l in _layers.Values) allocated += l.DataBlocks();
-            foreach (var ds in _byName.Values) snapshots += ds.Snapshots.Count;
-            return new PoolInfo(size, allocated * Block, free, _byName.Count, snapshots);
+            foreach (var ds in _byName.Values)
+            {
+                snapshots += ds.Snapshots.Count;
+                if (ds.Kind == DatasetKind.Volume) volumes++;
+            }
+            return new PoolInfo(size, allocated * Block, free, _byName.Count, snapshots, volumes, _byName.Count - volumes);
         }
     }
 
@@ -233,14 +237,19 @@ public sealed partial class EmbeddedEngine
         lock (_lock)
         {
             ThrowIfDisposed();
-            long allocated = 0, datasets = 0, snapshots = 0;
+            long allocated = 0, datasets = 0, snapshots = 0, volumes = 0;
             foreach (var ds in Subtree(pool))
             {
                 datasets++;
                 snapshots += ds.Snapshots.Count;
-                if (ds.Kind == DatasetKind.Volume) allocated += UsedBlocks(ds);
+                if (ds.Kind != DatasetKind.Volume) continue;
+                volumes++;
+                allocated += UsedBlocks(ds);
             }
-            return new PoolInfo(size, allocated * Block, free, datasets, snapshots);
+            // A listing of the pool always shows its root as a folder row (List makes one up when it is no dataset):
+            // counted as a folder the same way.
+            if (_byName.TryGetValue(pool, out var top)) snapshots += top.Snapshots.Count;
+            return new PoolInfo(size, allocated * Block, free, datasets, snapshots, volumes, datasets - volumes + 1);
         }
     }
 

@@ -189,6 +189,9 @@ internal static class MetricsSetup
                 // The figures of GET /pools: what is in the pool, not the pool itself (which `volume list` shows as a folder row).
                 ("cairn_datasets", "Volumes and folders in the pool, the pool itself not counted.", "gauge", Per(p => p.Datasets)),
                 ("cairn_snapshots", "Snapshots in the pool.", "gauge", Per(p => p.Snapshots)),
+                // The rows `volume list POOL` shows, by type (the pool's own folder row among the folders).
+                ("cairn_volumes", "Volumes in the pool.", "gauge", Per(p => p.Volumes)),
+                ("cairn_folders", "Folders in the pool, its own root folder included (as volume list shows it).", "gauge", Per(p => p.Folders)),
                 ("cairn_jobs", "Jobs by state.", "gauge", [("state=\"running\"", running), ("state=\"pending\"", pending)]),
             ];
         });

@@ -58,10 +58,11 @@ internal static class HttpsSetup
         return true;
     }
 
-    public static void Configure(ListenOptions lo, CairnOptions options)
+    public static void Configure(ListenOptions lo, CairnOptions options, IPEndPoint endpoint)
     {
         lo.Protocols = HttpProtocols.Http1AndHttp2;
-        var loopback = lo.IPEndPoint is { } ep && IPAddress.IsLoopback(ep.Address);
+        // The endpoint as configured: a listener on a socket bound at start (ServerHost.Bind) has no IPEndPoint of its own.
+        var loopback = IPAddress.IsLoopback(endpoint.Address);
         if (!Rules(options, loopback))
         {
             // HTTP/2 needs TLS (ALPN); offering it on plaintext only earned a warning at every start.

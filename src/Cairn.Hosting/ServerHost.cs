@@ -24,15 +24,22 @@ public static class ServerHost
     public static WebApplication Build(CairnOptions options, Action<WebApplicationBuilder>? configure = null)
     {
         // Everything that can fail is checked before anything is written: a failed start leaves no data directory,
-        // lock or database behind. The listeners' ports are probed by binding them for a moment.
+        // lock or database behind. The listeners' sockets are bound here, first, and handed to Kestrel as they are, so
+        // no other program can take a port between this check and the server's start.
         options.Validate();
         var data = Path.GetFullPath(options.Data);
         var http = CairnOptions.ParseEndpoint(options.Http, "http");
         var iscsi = CairnOptions.ParseEndpoint(options.Iscsi, "iscsi");
         var socket = options.SocketPath(data, out var socketWarning);
         HttpsSetup.Check(options, http);
-        Probe(http, "Http");
-        Probe(iscsi, "Iscsi");
+        var httpListener = Bind(http, "Http");
+        System.Net.Sockets.Socket? iscsiListener;
+        try { iscsiListener = Bind(iscsi, "Iscsi"); }
+        catch
+        {
+            httpListener?.Dispose();
+            throw;
+        }
         Directory.CreateDirectory(data);
         var dataLock = DataDirectoryLock.Acquire(data);
 
@@ -56,9 +63,12 @@ public static class ServerHost
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 64 << 20;
-            k.Listen(http, lo => HttpsSetup.Configure(lo, options));
+            // Kestrel listens on the sockets bound above without owning them: closed below once the server stopped.
+            if (httpListener is not null) k.ListenHandle((ulong)httpListener.Handle, lo => HttpsSetup.Configure(lo, options, http));
+            else k.Listen(http, lo => HttpsSetup.Configure(lo, options, http));
             if (socket is not null) k.ListenUnixSocket(socket, lo => lo.Protocols = HttpProtocols.Http1);
-            k.ListenIscsi(iscsi);
+            if (iscsiListener is not null) k.ListenIscsi((ulong)iscsiListener.Handle);
+            else k.ListenIscsi(iscsi);
         });
 
         builder.AddCairnIscsi(listen: null, o => o.MaxBufferedWriteBytes = (long)options.IscsiWriteBufferMb << 20);
@@ -66,23 +76,31 @@ public static class ServerHost
         builder.Services.AddCairn(options, data, new ServerSocket(socket, socketWarning), dataLock);
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            httpListener?.Dispose();
+            iscsiListener?.Dispose();
+        });
         app.MapCairn();
         return app;
     }
 
     /// <summary>
-    /// Binds <paramref name="ep"/> and lets it go, so that a port in use (or not ours to take) is an error naming its
-    /// setting before anything is created, instead of Kestrel's failure (a stack trace, and an http:// address even for
-    /// iSCSI) after the data directory was opened. Port 0 (any free port) needs no probe.
+    /// Binds and listens on <paramref name="ep"/> before anything is created, so that a port in use (or not ours to take)
+    /// is an error naming its setting instead of Kestrel's failure (a stack trace, and an http:// address even for iSCSI)
+    /// after the data directory was opened; returns the listening socket, which Kestrel then listens on, so the port stays
+    /// ours from this check on. Port 0 (any free port) is left to Kestrel: nothing can be in use there, and tests read
+    /// the port Kestrel picked.
     /// </summary>
-    private static void Probe(System.Net.IPEndPoint ep, string setting)
+    private static System.Net.Sockets.Socket? Bind(System.Net.IPEndPoint ep, string setting)
     {
-        if (ep.Port == 0) return;
-        using var s = new System.Net.Sockets.Socket(ep.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        if (ep.Port == 0) return null;
+        var s = new System.Net.Sockets.Socket(ep.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         try
         {
+            // No ReuseAddress: on Linux .NET sets SO_REUSEPORT with it, which would let a second server share the port.
             s.Bind(ep);
-            s.Listen(1);
+            s.Listen(512);
         }
         catch (System.Net.Sockets.SocketException e)
         {
@@ -93,8 +111,10 @@ public static class ServerHost
                 System.Net.Sockets.SocketError.AddressNotAvailable => "is not an address of this host",
                 _ => "cannot be listened on: " + e.Message,
             };
+            s.Dispose();
             throw CairnException.Invalid($"{CairnOptions.Setting(setting)}: {ep} {why}");
         }
+        return s;
     }
 
     public static async Task<int> RunAsync(CairnOptions options, CancellationToken ct)

@@ -76,6 +76,19 @@ public sealed class GettingStartedTests
     }
 
     [Fact]
+    public async Task The_readme_names_every_package_ci_installs_to_run_the_whole_suite()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(Repo, "README.md"), TestContext.Current.CancellationToken);
+        var ci = await File.ReadAllTextAsync(Path.Combine(Repo, ".ci", "run"), TestContext.Current.CancellationToken);
+        var list = System.Text.RegularExpressions.Regex.Match(ci, @"PACKAGES=\(([^)]*)\)");
+        Assert.True(list.Success, "no PACKAGES=( … ) in .ci/run");
+        var packages = list.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(packages);
+        var section = readme[readme.IndexOf("./test.sh", StringComparison.Ordinal)..];
+        Assert.All(packages, p => Assert.Matches(@"[`\s]" + System.Text.RegularExpressions.Regex.Escape(p) + @"[`\s]", section));
+    }
+
+    [Fact]
     public async Task The_readme_quick_start_commands_run_as_written()
     {
         var readme = await File.ReadAllTextAsync(Path.Combine(Repo, "README.md"));

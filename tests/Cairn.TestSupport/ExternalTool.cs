@@ -28,10 +28,38 @@ public static class ExternalTool
     {
         var path = Find(tool);
         if (path is not null) return path;
-        var why = $"'{tool}' not found (Debian package {package})";
-        if (InCi) Assert.Fail(why + ": CI must install it (.ci/run)");
-        Console.WriteLine("SKIP: " + why);
-        Assert.Skip(why);
+        Missing($"'{tool}' not found (Debian package {package})");
         return null!;
     }
+
+    /// <summary>Checks that the shared library <paramref name="library"/> loads; skips (outside CI) or fails (in CI) when not.</summary>
+    public static void RequireLibrary(string library, string package)
+    {
+        if (System.Runtime.InteropServices.NativeLibrary.TryLoad(library, out var handle))
+        {
+            System.Runtime.InteropServices.NativeLibrary.Free(handle);
+            return;
+        }
+        Missing($"library '{library}' not found (Debian package {package})");
+    }
+
+    /// <summary>
+    /// Fails in CI; outside it skips, and appends the test and the reason to <c>$CAIRN_SKIP_LOG</c> when set (test.sh
+    /// lists them after its summary: the console logger shows a skipped test's name but not its reason).
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void Missing(string why)
+    {
+        if (InCi) Assert.Fail(why + ": CI must install it (.ci/run)");
+        if (Environment.GetEnvironmentVariable("CAIRN_SKIP_LOG") is { Length: > 0 } log)
+        {
+            var test = TestContext.Current.Test?.TestDisplayName ?? "(fixture)";
+            lock (Gate) File.AppendAllText(log, $"{test}: {why}\n");
+        }
+        Console.WriteLine("SKIP: " + why);
+        Assert.Skip(why);
+        throw new InvalidOperationException(why); // not reached: Assert.Skip throws
+    }
+
+    private static readonly Lock Gate = new();
 }

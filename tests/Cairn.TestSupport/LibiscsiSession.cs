@@ -16,6 +16,9 @@ public sealed partial class LibiscsiSession : IDisposable
     private const int SessionNormal = 2;
     private const int Chunk = 64 * 1024;
 
+    /// <summary>How long one synchronous libiscsi call (a command, the login, the logout) may take before it fails.</summary>
+    public const int CallTimeoutSeconds = 30;
+
     private readonly int _lun;
     private readonly int _blockSize;
     private IntPtr _ctx;
@@ -34,11 +37,17 @@ public sealed partial class LibiscsiSession : IDisposable
     public static LibiscsiSession Open(string portal, string initiator, string target, int lun, int blockSize = 512,
         (string User, string Secret)? chap = null, (string User, string Secret)? mutual = null)
     {
+        ExternalTool.RequireLibrary(Lib, "libiscsi7");
         using var quiet = new NoSigChld();
         var ctx = iscsi_create_context(initiator);
         if (ctx == IntPtr.Zero) throw new InvalidOperationException("iscsi_create_context failed");
         try
         {
+            // Bounded and explicit: every synchronous call (login and logout included) gives up after CallTimeoutSeconds,
+            // and a dropped connection is an error instead of a silent reconnect, which would retry forever with the
+            // server gone and, when it succeeds, consume the unit attentions the test is looking for.
+            Check(ctx, iscsi_set_timeout(ctx, CallTimeoutSeconds), "iscsi_set_timeout");
+            iscsi_set_noautoreconnect(ctx, 1);
             Check(ctx, iscsi_set_targetname(ctx, target), "iscsi_set_targetname");
             Check(ctx, iscsi_set_session_type(ctx, SessionNormal), "iscsi_set_session_type");
             if (chap is { } c) Check(ctx, iscsi_set_initiator_username_pwd(ctx, c.User, c.Secret), "iscsi_set_initiator_username_pwd");
@@ -253,6 +262,12 @@ public sealed partial class LibiscsiSession : IDisposable
 
     [LibraryImport(Lib)]
     private static partial IntPtr iscsi_testunitready_sync(IntPtr iscsi, int lun);
+
+    [LibraryImport(Lib)]
+    private static partial int iscsi_set_timeout(IntPtr iscsi, int timeout);
+
+    [LibraryImport(Lib)]
+    private static partial void iscsi_set_noautoreconnect(IntPtr iscsi, int state);
 
     [LibraryImport(Lib)]
     private static partial IntPtr iscsi_readcapacity16_sync(IntPtr iscsi, int lun);

@@ -129,7 +129,7 @@ public static class AdminApi
         g.MapPut("/volume-data/{**name}", VolumeData.ImportAsync)
             .Accepts<Stream>(SparseStream.MediaType, "application/octet-stream", SparseStream.LocalFileMediaType)
             .Produces<ImportAnswer>(StatusCodes.Status200OK).Produces<ImportAnswer>(StatusCodes.Status201Created)
-            .Operation("ImportVolume", "Import an image into a volume (created sized to the image when absent; 201 then)").AdminErrors(B, F, N, C, U, S);
+            .WithoutBodyLimit().Operation("ImportVolume", "Import an image into a volume (created sized to the image when absent; 201 then)").AdminErrors(B, F, N, C, U, S);
         g.MapGet("/volume-data/{**name}", VolumeData.ExportAsync)
             .Produces<Stream>(StatusCodes.Status200OK, SparseStream.MediaType, "application/octet-stream")
             .Operation("ExportVolume", "Export a volume or snapshot (sparse with Accept: application/vnd.cairn.sparse, else raw)").AdminErrors(B, N, U);

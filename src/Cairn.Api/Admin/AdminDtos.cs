@@ -30,7 +30,7 @@ public static class AdminDtos
         public static PoolDto From(PoolView p) => new(p.Name, p.Engine, p.Error is null ? "online" : "unavailable",
             p.Space?.Size, p.Space?.Allocated, p.Space?.Free, p.Space?.Datasets, p.Space?.Snapshots,
             [.. Enum.GetValues<EngineCapabilities>().Where(c => c != EngineCapabilities.None && p.Capabilities.HasFlag(c)).Select(c => c.ToString().ToLowerInvariant())],
-            p.Record.Created, p.Error);
+            p.Record.Created, p.Error, p.Space?.Volumes, p.Space?.Folders);
     }
 }
 

@@ -61,7 +61,9 @@ public sealed record SnapshotInfo(string Dataset, string Name, Guid Id, long Siz
 /// <param name="Free">Bytes still available.</param>
 /// <param name="Datasets">Number of volumes and folders in the pool, the pool's own root not counted.</param>
 /// <param name="Snapshots">Number of snapshots in the pool.</param>
-public sealed record PoolInfo(long Size, long Allocated, long Free, long Datasets, long Snapshots);
+/// <param name="Volumes">Volumes in the pool: the volume rows of a listing of the pool (<c>volume list POOL</c>).</param>
+/// <param name="Folders">The folder rows of the same listing: the pool's own root folder counted when it exists as a dataset.</param>
+public sealed record PoolInfo(long Size, long Allocated, long Free, long Datasets, long Snapshots, long Volumes, long Folders);
 
 /// <summary>One operation of a batch.</summary>
 public abstract record EngineOp

@@ -26,6 +26,7 @@ public sealed partial class IscsiConnection
     private int _targetVersion;
     private ScsiNexus _nexus;
     private object? _session; // non-null once registered with the registry
+    private IscsiTargetCounters? _counters; // the target's, from login on
 
     // RFC 7143 §6 Login and §11.12 Login Request.
     private void OnLogin()
@@ -120,6 +121,7 @@ public sealed partial class IscsiConnection
             _target = _registry.Find(TargetName);
             _targetVersion = _registry.Version;
             if (_target is null) { LoginFail(LoginStatus.NotFound, csg, "no such target"); return; }
+            _counters = _registry.CountersFor(_target.Iqn);
             if (!_target.Allows(InitiatorName)) { LoginFail(LoginStatus.AuthorizationFailure, csg, "initiator not allowed"); return; }
         }
         if (_discovery && InitiatorName.Length == 0) { LoginFail(LoginStatus.MissingParameter, csg, "InitiatorName missing"); return; }

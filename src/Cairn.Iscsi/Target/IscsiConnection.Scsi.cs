@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Cairn.Iscsi.Protocol;
 using Cairn.Iscsi.Scsi;
 
@@ -186,14 +187,22 @@ public sealed partial class IscsiConnection
 
     private ScsiResult Run(IScsiLogicalUnit? unit, int lun, ReadOnlySpan<byte> cdb, ReadOnlySpan<byte> dataOut, Span<byte> dataIn, in ScsiCommandInfo info)
     {
-        if (unit is null) return MissingLun.Execute(_target!, cdb, dataOut, dataIn, info);
-        try { return unit.Execute(cdb, dataOut, dataIn, info); }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        long started = Stopwatch.GetTimestamp();
+        ScsiResult result;
+        if (unit is null) result = MissingLun.Execute(_target!, cdb, dataOut, dataIn, info);
+        else
         {
-            // A storage fault is not swallowed: logged here, reported to the initiator as a hardware error.
-            Log.UnitFailed(_log, ex, TargetName, lun);
-            return new ScsiResult(ScsiStatus.CheckCondition, 0, 0, MissingLun.Sense(0x04, 0x44, 0x00));
+            try { result = unit.Execute(cdb, dataOut, dataIn, info); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A storage fault is not swallowed: logged here, reported to the initiator as a hardware error.
+                Log.UnitFailed(_log, ex, TargetName, lun);
+                result = new ScsiResult(ScsiStatus.CheckCondition, 0, 0, MissingLun.Sense(0x04, 0x44, 0x00));
+            }
         }
+        _counters?.Record(Stopwatch.GetTimestamp() - started, Math.Clamp(result.DataInLength, 0, dataIn.Length),
+            result.Status == ScsiStatus.Good ? dataOut.Length : 0);
+        return result;
     }
 
     // RFC 7143 §11.7.4: status may ride on the last Data-In when there is no sense data.

@@ -1,4 +1,5 @@
 using System.Net;
+using Cairn.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -24,6 +25,7 @@ public static class IscsiHostingExtensions
         services.TryAddSingleton<IscsiConnectionHandler>();
         services.TryAddSingleton(sp => new WriteBufferBudget(sp.GetRequiredService<IOptions<IscsiTargetOptions>>().Value.MaxBufferedWriteBytes,
             logger: sp.GetService<ILoggerFactory>()?.CreateLogger<WriteBufferBudget>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsSource, IscsiMetricsSource>());
         var options = services.AddOptions<IscsiTargetOptions>();
         if (configure is not null) options.Configure(configure);
         return services;
@@ -47,6 +49,19 @@ public static class IscsiHostingExtensions
     {
         ListenOptions? result = null;
         kestrel.Listen(endpoint, l =>
+        {
+            l.Protocols = HttpProtocols.None;
+            l.UseConnectionHandler<IscsiConnectionHandler>();
+            result = l;
+        });
+        return result!;
+    }
+
+    /// <summary>Adds an iSCSI listener on a socket already bound and listening (its file descriptor; the caller closes it after the server stopped).</summary>
+    public static ListenOptions ListenIscsi(this KestrelServerOptions kestrel, ulong socketHandle)
+    {
+        ListenOptions? result = null;
+        kestrel.ListenHandle(socketHandle, l =>
         {
             l.Protocols = HttpProtocols.None;
             l.UseConnectionHandler<IscsiConnectionHandler>();

@@ -87,6 +87,8 @@ public sealed class TargetRegistry
 {
     private readonly ConcurrentDictionary<string, IscsiTarget> _targets = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<IIscsiSession, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, IscsiTargetCounters> _counters = new(StringComparer.OrdinalIgnoreCase);
+    private readonly IscsiTargetCounters _retired = new(); // the figures of removed targets, so the totals never go down
     private int _version;
     private int _nextTsih;
 
@@ -113,6 +115,7 @@ public sealed class TargetRegistry
     public bool Remove(string iqn)
     {
         if (!_targets.TryRemove(iqn.Trim(), out _)) return false;
+        if (_counters.TryRemove(iqn.Trim(), out var gone)) gone.AddTo(_retired);
         Interlocked.Increment(ref _version);
         foreach (var s in SessionsOf(iqn)) s.End(SessionEndReason.TargetRemoved);
         return true;
@@ -161,6 +164,18 @@ public sealed class TargetRegistry
     {
         foreach (var s in _sessions.Keys) s.End(reason);
     }
+
+    /// <summary>
+    /// The command counters of target <paramref name="iqn"/>: kept across updates of the target, dropped when it is
+    /// removed. Sessions fetch them once, at login.
+    /// </summary>
+    public IscsiTargetCounters CountersFor(string iqn) => _counters.GetOrAdd(iqn.Trim(), static _ => new IscsiTargetCounters());
+
+    /// <summary>
+    /// Every command counter there is (those of live targets, and one with what removed targets had counted), for totals
+    /// that only grow. Read on scrape.
+    /// </summary>
+    public IEnumerable<IscsiTargetCounters> AllCounters => _counters.Values.Append(_retired);
 
     internal ushort NextTsih()
     {

@@ -282,11 +282,12 @@ internal static class Commands
         {
             var n = await api.GetAsync("cairn/v1/pools", Json.PoolDtoArray, ct);
             if (pr.JsonWanted()) { Output.Json(n, Json.PoolDtoArray); return; }
-            Output.Table(["NAME", "ENGINE", "HEALTH", "SIZE", "ALLOC", "FREE", "DATASETS", "SNAPSHOTS"],
+            // VOLUMES and FOLDERS count the rows `volume list POOL` shows (the pool's own folder row among them).
+            Output.Table(["NAME", "ENGINE", "HEALTH", "SIZE", "ALLOC", "FREE", "VOLUMES", "FOLDERS", "SNAPSHOTS"],
                 n.Select(p => new[]
                 {
                     p.Name, p.Engine, p.Health, Output.Size(p.Size), Output.Size(p.Allocated),
-                    Output.Size(p.Free), Output.Str(p.Datasets), Output.Str(p.Snapshots),
+                    Output.Size(p.Free), Output.Str(p.Volumes), Output.Str(p.Folders), Output.Str(p.Snapshots),
                 }));
         });
 
@@ -322,7 +323,7 @@ internal static class Commands
 
     private static void Show(ParseResult pr, PoolDto p) => Show(pr, p, Json.PoolDto, p => [
         ("name", p.Name), ("engine", p.Engine), ("health", p.Health), ("error", Output.Str(p.Error)), ("size", Output.Size(p.Size)),
-        ("allocated", Output.Size(p.Allocated)), ("free", Output.Size(p.Free)), ("datasets", Output.Str(p.Datasets)),
+        ("allocated", Output.Size(p.Allocated)), ("free", Output.Size(p.Free)), ("volumes", Output.Str(p.Volumes)), ("folders", Output.Str(p.Folders)),
         ("snapshots", Output.Str(p.Snapshots)), ("capabilities", Output.List(p.Capabilities)), ("created", Output.Time(p.Created)),
     ]);
 }

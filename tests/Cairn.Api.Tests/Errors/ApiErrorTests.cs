@@ -59,7 +59,9 @@ public sealed class ApiErrorTests
     [InlineData("/cairn/v1/targets", """{"iqn":"iqn.2020-01.org.example:a","luns":{"lun":1}}""", "luns: expected an array")]
     [InlineData("/cairn/v1/batch", """{"ops":[{"op":"create","name":5,"size":"1M"}]}""", "ops[0]: name: expected a string")]
     [InlineData("/cairn/v1/batch", """{"ops":[{"op":"create","name":"tank/a","size":{}}]}""", "ops[0]: size: expected a string or number")]
-    [InlineData("/cairn/v1/batch", """{"ops":[{"op":"create","name":"tank/a","size":"1M","name":"tank/b"}]}""", "name: given more than once")]
+    [InlineData("/cairn/v1/batch", """{"ops":[{"op":"create","name":"tank/a","size":"1M","name":"tank/b"}]}""", "ops[0].name: given more than once")]
+    [InlineData("/cairn/v1/batch", """{"ops":[{"op":"create","name":"tank/a","size":"1M"},{"op":"create","name":"tank/b","size":"1M","size":"2M"}]}""", "ops[1].size: given more than once")]
+    [InlineData("/cairn/v1/volumes", """{"name":"tank/a","size":"1M","name":"tank/b"}""", "name: given more than once in the request body")]
     public async Task Bad_admin_bodies_are_400_naming_the_field_never_a_type(string path, string json, string message)
     {
         await using var h = await ApiHost.StartAsync();
@@ -140,7 +142,7 @@ public sealed class ApiErrorTests
     [Fact]
     public async Task Pool_dataset_and_snapshot_counts_match_the_lists_and_the_metrics()
     {
-        await using var h = await ApiHost.StartAsync("tank,other");
+        await using var h = await ApiHost.StartAsync("tank,other,empty");
         Assert.Equal(HttpStatusCode.Created, (await h.SendAsync("POST", "/cairn/v1/volumes", """{"name":"tank/f/a","size":"1M","parents":true}""")).Code);
         Assert.Equal(HttpStatusCode.Created, (await h.SendAsync("POST", "/cairn/v1/folders", """{"name":"tank/g"}""")).Code);
         Assert.Equal(HttpStatusCode.Created, (await h.SendAsync("POST", "/cairn/v1/snapshots", """{"name":"tank/f/a@s"}""")).Code);
@@ -148,17 +150,24 @@ public sealed class ApiErrorTests
         Assert.Equal(HttpStatusCode.Created, (await h.SendAsync("POST", "/cairn/v1/volumes", """{"name":"other/v","size":"1M"}""")).Code);
 
         var metrics = await h.Http.GetStringAsync("/metrics", Ct);
-        foreach (var pool in new[] { "tank", "other" })
+        foreach (var pool in new[] { "tank", "other", "empty" })
         {
             var p = (await h.SendAsync("GET", "/cairn/v1/pools/" + pool)).Body!;
-            var rows = (await h.SendAsync("GET", "/cairn/v1/volumes?root=" + pool)).Body!.AsArray();
+            // An empty embedded pool has no root dataset yet: its listing is empty (or not found), and so are its counts.
+            var listing = await h.SendAsync("GET", "/cairn/v1/volumes?root=" + pool);
+            var rows = listing.Code == HttpStatusCode.OK ? listing.Body!.AsArray() : [];
             var snaps = (await h.SendAsync("GET", "/cairn/v1/snapshots")).Body!.AsArray()
                 .Count(s => ((string)s!["volume"]!).Split('/')[0] == pool);
-            // The listing shows the pool itself as a folder row; the pool's count is of what is in it.
-            Assert.Contains(rows, r => (string)r!["name"]! == pool);
-            Assert.Equal(rows.Count - 1, (long)p["datasets"]!);
+            // volumes and folders are the listing's rows by type (what `cairn pool list` shows); datasets is what is in the
+            // pool, the pool's own folder row not counted.
+            long Rows(string type) => rows.Count(r => (string)r!["type"]! == type);
+            Assert.Equal(Rows("volume"), (long)p["volumes"]!);
+            Assert.Equal(Rows("folder"), (long)p["folders"]!);
+            Assert.Equal(rows.Count - (rows.Any(r => (string)r!["name"]! == pool) ? 1 : 0), (long)p["datasets"]!);
+            Assert.Contains($"cairn_volumes{{pool=\"{pool}\"}} {Rows("volume")}\n", metrics, StringComparison.Ordinal);
+            Assert.Contains($"cairn_folders{{pool=\"{pool}\"}} {Rows("folder")}\n", metrics, StringComparison.Ordinal);
             Assert.Equal(snaps, (long)p["snapshots"]!);
-            Assert.Contains($"cairn_datasets{{pool=\"{pool}\"}} {rows.Count - 1}\n", metrics, StringComparison.Ordinal);
+            Assert.Contains($"cairn_datasets{{pool=\"{pool}\"}} {(long)p["datasets"]!}\n", metrics, StringComparison.Ordinal);
             Assert.Contains($"cairn_snapshots{{pool=\"{pool}\"}} {snaps}\n", metrics, StringComparison.Ordinal);
         }
     }

@@ -122,6 +122,67 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_wrong_method_and_a_body_over_the_limit_are_answered_as_the_document_says()
+    {
+        foreach (var (path, item) in _doc["paths"]!.AsObject())
+        {
+            var ops = Methods.Where(m => item![m] is JsonObject).ToList();
+            // A method the path does not have: 405, listed on each of the path's operations.
+            var wrong = Methods.First(m => !ops.Contains(m));
+            var (code, type, text) = await SendAsync(wrong, Fill(path, wrong), null);
+            Assert.True(code == 405, $"{wrong.ToUpperInvariant()} {path} answered {code}: {text}");
+            foreach (var m in ops) Documented($"{wrong.ToUpperInvariant()} {path} (for {m.ToUpperInvariant()})", item![m]!.AsObject(), code, type, JsonNode.Parse(text));
+
+            // A JSON body over the server's limit: 413, listed on every operation that takes one.
+            foreach (var m in ops.Where(m => item![m]!["requestBody"]?["content"]?["application/json"] is not null))
+            {
+                var what = $"{m.ToUpperInvariant()} {path}";
+                var (c, t, x) = await OverLimitAsync(m, Fill(path, m));
+                Assert.True(c == 413, $"{what} with a body over the limit answered {c}: {x}");
+                Documented(what, item![m]!.AsObject(), c, t, JsonNode.Parse(x));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A request announcing a JSON body over the 64 MiB limit, over a raw connection: the server answers as soon as it
+    /// sees the length, and an HTTP client still sending the body would only see the connection closed under it.
+    /// </summary>
+    private async Task<(int Code, string? Type, string Text)> OverLimitAsync(string method, string url)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(_h.Http.BaseAddress!.Host, _h.Http.BaseAddress.Port, Ct);
+        await using var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"{method.ToUpperInvariant()} {url} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {(64 << 20) + 16}\r\n\r\n{{\"a\":["), Ct);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var status = await reader.ReadLineAsync(Ct) ?? "";
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        while (await reader.ReadLineAsync(Ct) is { Length: > 0 } line)
+            if (line.IndexOf(':', StringComparison.Ordinal) is var colon and > 0) headers[line[..colon]] = line[(colon + 1)..].Trim();
+        var body = new StringBuilder();
+        if (headers.TryGetValue("Content-Length", out var length))
+        {
+            var buf = new char[int.Parse(length, System.Globalization.CultureInfo.InvariantCulture)];
+            await reader.ReadBlockAsync(buf, Ct);
+            body.Append(buf);
+        }
+        else
+        {
+            // Chunked: hex size line, data, CRLF, …, 0.
+            while (await reader.ReadLineAsync(Ct) is { Length: > 0 } size && int.Parse(size, System.Globalization.NumberStyles.HexNumber, null) is var n and > 0)
+            {
+                var buf = new char[n];
+                await reader.ReadBlockAsync(buf, Ct);
+                body.Append(buf);
+                await reader.ReadLineAsync(Ct);
+            }
+        }
+        var parts = status.Split(' ');
+        return (parts.Length > 1 && int.TryParse(parts[1], out var code) ? code : 0, headers.GetValueOrDefault("Content-Type"), body.ToString());
+    }
+
     /// <summary>The answer is listed for the operation, with that content type, and has every field its schema requires.</summary>
     private void Documented(string what, JsonObject op, int code, string? type, JsonNode? body)
     {

@@ -65,7 +65,10 @@ public sealed class CapacityChangeTests
             Initiators = [TargetHost.Initiator1],
         });
         using var s = Cairn.TestSupport.LibiscsiSession.Open($"127.0.0.1:{host.Port}", TargetHost.Initiator1, Iqn, 0);
-        while (s.TestUnitReady().Status != 0) { } // POWER ON (libiscsi's own login may have consumed it)
+        // POWER ON, if libiscsi's login (which runs TEST UNIT READY until no unit attention is left) did not consume it;
+        // bounded, so a target that never turns ready fails here instead of spinning.
+        for (int n = 0; n < 8 && s.TestUnitReady().Status != 0; n++) { }
+        Assert.Equal((0, 0, 0, 0), s.TestUnitReady());
         Assert.Equal((1024L, 512), s.ReadCapacity16());
 
         device.Resize(3000 * 512);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Cairn.Iscsi.Protocol;
+using Cairn.Iscsi.Target;
 
 namespace Cairn.Iscsi.Tests.Target;
 
@@ -160,8 +161,30 @@ public class HostileMemoryTests
             }, immediate: true));
         }
         await i.SendRawAsync(flood.ToArray());
-        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        await WaitUntilTheTargetStopsTakingCommandsAsync(host.Registry.CountersFor(TargetHost.TargetIqn), 2000);
         long growth = GC.GetTotalMemory(false) - before;
         Assert.True(growth < 256L * 1024 * 1024, $"memory grew by {growth / (1024 * 1024)} MiB");
+    }
+
+    /// <summary>
+    /// The event the measurement waits for: the target has executed every command sent, or has stopped executing them
+    /// (its output is full because the peer never reads). Seen from its command counter: all done, or standing still
+    /// for half a second after it moved. Bounded by a minute.
+    /// </summary>
+    private static async Task WaitUntilTheTargetStopsTakingCommandsAsync(IscsiTargetCounters counters, long sent)
+    {
+        var deadline = Environment.TickCount64 + 60_000;
+        long last = -1;
+        int still = 0;
+        while (true)
+        {
+            long n = counters.Commands;
+            if (n >= sent) return;
+            still = n == last && n > 0 ? still + 1 : 0;
+            if (still >= 25) return;
+            last = n;
+            Assert.True(Environment.TickCount64 < deadline, $"the target took {n} of {sent} commands and still moves after a minute");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
     }
 }
