@@ -46,9 +46,19 @@ internal static partial class QemuBench
                 cairn.Cli("target", "create", TargetIqn, "--volume", "bench/disk", "--initiator", Initiator);
                 var cairnSide = (Name: "cairn", Port: cairn.IscsiPort, Lun: 0, Pid: IscsiBench.FindServerPid(cairn.DataDir));
                 var tgtdSide = (Name: "tgtd", Port: tgtd.Port, Lun: 1, tgtd.Pid);
-                // Unmeasured warm-up of both sides (the server's JIT, both page caches).
+                // Equal footing for the two files: the page cache keeps a file in folios as large as the writes that
+                // filled it (the image was written 1 MiB at a time, Cairn's layer 128 KiB at a time), and a 4 KiB write
+                // costs in proportion to its folio (ext4_block_write_begin). Both files are written back and dropped
+                // from the cache, then one unmeasured pass of 4 KiB writes over every block fills both caches alike
+                // (and warms the server's JIT); then a read pass.
+                var layers = Directory.GetFiles(Path.Combine(cairn.DataDir, "pool"), "*.data");
+                foreach (var f in layers.Append(image)) DropCache(f);
+                int blocks = (int)(((long)mib << 20) / 4096);
                 foreach (var side in new[] { tgtdSide, cairnSide })
-                    foreach (var l in loads) Measure(side.Port, side.Lun, side.Pid, l, Math.Min(count, 50000), step);
+                {
+                    Measure(side.Port, side.Lun, side.Pid, "write 4 KiB", blocks, step);
+                    Measure(side.Port, side.Lun, side.Pid, "read 4 KiB", blocks, step);
+                }
                 for (int r = 0; r < rounds; r++)
                 {
                     foreach (var load in loads)
@@ -83,6 +93,14 @@ internal static partial class QemuBench
         {
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>Writes the file's dirty pages back and asks the kernel to drop its cached pages (GNU dd's nocache).</summary>
+    private static void DropCache(string path)
+    {
+        var sync = Commands.Run("sync", "-d", path);
+        var drop = Commands.Run("dd", "if=" + path, "iflag=nocache", "count=0", "status=none");
+        if (!sync.Succeeded || !drop.Succeeded) throw new InvalidOperationException($"could not drop {path} from the page cache: {sync.Output()}{drop.Output()}");
     }
 
     private static double Median(IEnumerable<double> xs)
