@@ -202,7 +202,7 @@ internal static partial class IscsiBench
         return r.StdOut + r.StdErr;
     }
 
-    private static void MakeRandomFile(string path, long size)
+    internal static void MakeRandomFile(string path, long size)
     {
         using var fs = new FileStream(path, FileMode.Create, FileAccess.Write);
         var block = new byte[1 << 20];
@@ -216,7 +216,7 @@ internal static partial class IscsiBench
     }
 
     /// <summary>The <c>dotnet cairn.dll serve --data DIR</c> process started by <see cref="ServerProcess"/>.</summary>
-    private static int FindServerPid(string dataDir)
+    internal static int FindServerPid(string dataDir)
     {
         foreach (var d in Directory.EnumerateDirectories("/proc"))
         {
@@ -250,7 +250,7 @@ internal static partial class IscsiBench
         throw new InvalidOperationException("no VmRSS");
     }
 
-    private static string Uptime()
+    internal static string Uptime()
     {
         try { return File.ReadAllText("/proc/loadavg").Trim() + $" (loadavg, {Environment.ProcessorCount} cores)"; }
         catch (IOException) { return "?"; }

@@ -15,12 +15,13 @@ switch (args.Length > 0 ? args[0] : "")
     case "lun":
         return LunBench.Run(rest);
     case "iscsi": return IscsiBench.Run(rest);
+    case "qemu": return QemuBench.Run(rest);
     case "lun-zfs":
         return ZfsLunBench.Run(rest);
     case "zfs-clones": return ZfsClonesBench.Run(rest);
     case "store": return StoreBench.Run(rest);
     case "startup": return StartupBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|zfs-clones|store|startup> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|qemu|zfs-clones|store|startup> [options]");
         return 2;
 }
