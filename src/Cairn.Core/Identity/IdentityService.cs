@@ -264,7 +264,7 @@ public sealed partial class IdentityService : ITokenValidator, IDisposable
         }
         var user = found.Value.User;
         var project = ResolveScope(user, scope, m);
-        return await IssueAsync(user, project, ["password"], Now + _options.TokenLifetime, [], ct);
+        return await IssueAsync(user, project, ["password"], null, [], ct);
     }
 
     /// <summary>Keystone's token method: a new token for the same user, in <paramref name="scope"/>, expiring with the old one.</summary>
@@ -345,11 +345,15 @@ public sealed partial class IdentityService : ITokenValidator, IDisposable
         return project;
     }
 
-    private async Task<IssuedToken> IssueAsync(IdentityUser user, IdentityProject? project, IReadOnlyList<string> methods, DateTimeOffset expires, IReadOnlyList<string> parentAudit, CancellationToken ct)
+    /// <summary>A new token; <paramref name="expiresAt"/> null: the configured lifetime from now.</summary>
+    private async Task<IssuedToken> IssueAsync(IdentityUser user, IdentityProject? project, IReadOnlyList<string> methods, DateTimeOffset? expiresAt, IReadOnlyList<string> parentAudit, CancellationToken ct)
     {
         var token = Base64Url(RandomNumberGenerator.GetBytes(32));
         var key = Hash(token);
+        // Whole microseconds, as Keystone shows times: what the client reads is exactly what is checked.
         var now = Now;
+        now = now.AddTicks(-(now.UtcTicks % 10));
+        var expires = expiresAt ?? now + _options.TokenLifetime;
         var stored = new StoredToken(user.Id, project?.Id, methods, now, expires, [Base64Url(RandomNumberGenerator.GetBytes(16)), .. parentAudit]);
         await _store.WriteAsync(w => w.Put(new DocumentRecord(IdentityConstants.Module, TokenKind, key, project?.Id, WriteToken(stored), now)), ct);
         _tokens[key] = stored;
