@@ -21,6 +21,7 @@ public static partial class ApiErrors
         ErrorKind.Conflict => StatusCodes.Status409Conflict,
         ErrorKind.NoSpace => StatusCodes.Status507InsufficientStorage,
         ErrorKind.Forbidden => StatusCodes.Status403Forbidden,
+        ErrorKind.Unauthorized => StatusCodes.Status401Unauthorized,
         ErrorKind.NotSupported => StatusCodes.Status501NotImplemented,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -34,6 +35,7 @@ public static partial class ApiErrors
         ErrorKind.Conflict => "conflict",
         ErrorKind.NoSpace => "no_space",
         ErrorKind.Forbidden => "forbidden",
+        ErrorKind.Unauthorized => "unauthorized",
         ErrorKind.NotSupported => "not_supported",
         _ => "internal",
     };
@@ -46,6 +48,7 @@ public static partial class ApiErrors
         StatusCodes.Status413PayloadTooLarge => "too_large",
         StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
         StatusCodes.Status403Forbidden => "forbidden",
+        StatusCodes.Status401Unauthorized => "unauthorized",
         StatusCodes.Status409Conflict => "conflict",
         >= 400 and < 500 => "invalid_argument",
         _ => "internal",

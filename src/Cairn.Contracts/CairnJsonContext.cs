@@ -49,5 +49,13 @@ namespace Cairn.Contracts;
 [JsonSerializable(typeof(LunJobAccepted))]
 [JsonSerializable(typeof(LunTestAnswer))]
 [JsonSerializable(typeof(LunStatusAnswer))]
+[JsonSerializable(typeof(CreateProjectRequest))]
+[JsonSerializable(typeof(ProjectDto))]
+[JsonSerializable(typeof(ProjectDto[]))]
+[JsonSerializable(typeof(CreateUserRequest))]
+[JsonSerializable(typeof(SetPasswordRequest))]
+[JsonSerializable(typeof(RoleAssignmentRequest))]
+[JsonSerializable(typeof(UserDto))]
+[JsonSerializable(typeof(UserDto[]))]
 [JsonSerializable(typeof(long))]
 public sealed partial class CairnJsonContext : JsonSerializerContext;

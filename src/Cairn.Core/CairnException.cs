@@ -15,6 +15,8 @@ public enum ErrorKind
     NoSpace,
     /// <summary>Access denied.</summary>
     Forbidden,
+    /// <summary>The caller is not authenticated: no credentials, or credentials (a password, a token) that do not hold.</summary>
+    Unauthorized,
     /// <summary>The operation is not supported by this engine or object.</summary>
     NotSupported,
     /// <summary>Anything else: a bug or an I/O fault.</summary>
@@ -31,4 +33,6 @@ public class CairnException(ErrorKind kind, string message, Exception? inner = n
     public static CairnException NotFound(string message) => new(ErrorKind.NotFound, message);
     public static CairnException Exists(string message) => new(ErrorKind.AlreadyExists, message);
     public static CairnException Conflict(string message) => new(ErrorKind.Conflict, message);
+    public static CairnException Unauthorized(string message) => new(ErrorKind.Unauthorized, message);
+    public static CairnException Forbidden(string message) => new(ErrorKind.Forbidden, message);
 }

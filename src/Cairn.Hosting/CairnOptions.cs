@@ -71,6 +71,24 @@ public sealed class CairnOptions
         return result;
     }
 
+    /// <summary>
+    /// How API tokens are checked: <c>keystone</c> (default; tokens from Cairn's Keystone-compatible identity service
+    /// under <c>/identity/v3</c>) or <c>noauth</c> (Cinder's development mode: the token <c>user:project</c> is taken at
+    /// its word and the caller is an admin; only on a loopback HTTP listener). <c>CAIRN_AUTH</c>.
+    /// </summary>
+    public string Auth { get; set; } = "keystone";
+
+    /// <summary>
+    /// The base URL clients reach this server at, for the identity service's catalog (<c>{url}/v3/{project_id}</c> for
+    /// Block Storage) and version links. Empty: derived from the HTTP listener (its address and port, https with TLS),
+    /// or, when it listens on a wildcard address or port 0, from the address each client used. <c>CAIRN_PUBLIC_URL</c>.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1056", Justification = "A setting as typed (empty: derived); validated at start.")]
+    public string PublicUrl { get; set; } = "";
+
+    /// <summary>How long an identity token lives, in seconds (Keystone's default: 3600). <c>CAIRN_TOKEN_EXPIRATION</c>.</summary>
+    public int TokenExpiration { get; set; } = 3600;
+
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;
 
@@ -98,6 +116,18 @@ public sealed class CairnOptions
     /// <summary>Allowed client certificates: subjects (<c>CN=…</c>) or SHA-256 fingerprints (hex), separated by <c>;</c> or newlines (or <c>,</c> before the next <c>CN=</c>, fingerprint or <c>*</c>: see HttpsSetup.ClientPolicy.SplitAllow).</summary>
     public string? ClientAllow { get; set; }
 
+    /// <summary>
+    /// <see cref="PublicUrl"/>, or the URL the HTTP listener itself gives (its address and port; https with TLS), or null
+    /// when it listens on a wildcard address or port 0, whose URL only a client knows.
+    /// </summary>
+    public string? ResolvedPublicBase()
+    {
+        if (PublicUrl.Length > 0) return PublicUrl.TrimEnd('/');
+        var ep = ParseEndpoint(Http, "http");
+        if (ep.Port == 0 || ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any)) return null;
+        return $"{(TlsCert is null ? "http" : "https")}://{ep}";
+    }
+
     /// <summary>Parses ADDR:PORT (IPv4, [IPv6], or localhost); <paramref name="what"/> is the setting (<c>http</c>, <c>iscsi</c>).</summary>
     public static IPEndPoint ParseEndpoint(string text, string what)
     {
@@ -123,14 +153,20 @@ public sealed class CairnOptions
     /// <summary>Settings that <c>cairn serve</c> also takes as options (<c>TlsCert</c> is <c>--tls-cert</c>).</summary>
     private static readonly HashSet<string> CommandLine = new(StringComparer.Ordinal)
     {
-        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools",
+        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools", "Auth", "PublicUrl",
     };
 
     /// <summary>Checks everything that can be checked before opening anything; each error names its setting.</summary>
     public void Validate()
     {
-        ParseEndpoint(Http, "http");
+        var http = ParseEndpoint(Http, "http");
         ParseEndpoint(Iscsi, "iscsi");
+        if (Auth is not ("keystone" or "noauth")) throw CairnException.Invalid($"{Setting("Auth")}: '{Auth}' is not keystone or noauth");
+        if (Auth == "noauth" && !IPAddress.IsLoopback(http.Address))
+            throw CairnException.Invalid($"{Setting("Auth")}: noauth trusts every caller as an admin, so it is for development on a loopback listener only; --http {Http} is not loopback");
+        if (PublicUrl.Length > 0 && (!Uri.TryCreate(PublicUrl, UriKind.Absolute, out var pub) || pub.Scheme is not ("http" or "https") || pub.Query.Length > 0 || pub.Fragment.Length > 0))
+            throw CairnException.Invalid($"{Setting("PublicUrl")}: '{PublicUrl}' is not an http:// or https:// URL (e.g. https://cairn.example.com:8776)");
+        if (TokenExpiration is < 1 or > 31 * 24 * 3600) throw CairnException.Invalid($"{Setting("TokenExpiration")}: {TokenExpiration} is not between 1 and 2678400 seconds (31 days)");
         if (string.IsNullOrWhiteSpace(Data)) throw CairnException.Invalid($"{Setting("Data")}: empty directory");
         if (File.Exists(Data)) throw CairnException.Invalid($"{Setting("Data")}: {Data} is a file, not a directory");
         if (JobConcurrency is < 1 or > 256) throw CairnException.Invalid($"{Setting("JobConcurrency")}: {JobConcurrency} is not between 1 and 256");

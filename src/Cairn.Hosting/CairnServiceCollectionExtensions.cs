@@ -36,6 +36,7 @@ public static class CairnServiceCollectionExtensions
         s.AddCairnEngines(options, data);
         s.AddCairnExporters(options);
         s.AddCairnApis();
+        s.AddCairnIdentity(options, data);
         return s;
     }
 
@@ -140,6 +141,7 @@ public static class CairnServiceCollectionExtensions
         app.MapCairnBatchApi();
         app.MapLunCloneApi();
         app.MapCairnTargetsApi();
+        app.MapCairnIdentity();
         MetricsSetup.Register(app.Services);
         return app;
     }

@@ -14,4 +14,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Refused client certificate {Subject} ({Fingerprint}): {Reason}")]
     public static partial void RefusedCertificate(ILogger logger, string subject, string fingerprint, string reason);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "first start: created project admin and user admin (role admin); the password is in {File} (readable by this user only; move it somewhere safe). Try: {Example}")]
+    public static partial void FirstAdmin(ILogger logger, string file, string example);
 }

@@ -169,6 +169,8 @@ public sealed partial class CliEndToEndTests
             ["snapshot", "create"], ["snapshot", "list"], ["snapshot", "show"], ["snapshot", "destroy"], ["clone"],
             ["pool", "create"], ["pool", "list"], ["pool", "show"], ["job", "list"], ["job", "show"], ["job", "watch"], ["job", "cancel"],
             ["target", "create"], ["target", "list"], ["target", "show"], ["target", "delete"], ["target", "allow"], ["target", "deny"],
+            ["project", "create"], ["project", "list"], ["project", "show"], ["project", "delete"], ["user", "create"], ["user", "list"],
+            ["user", "show"], ["user", "delete"], ["user", "password"], ["role", "add"], ["role", "remove"],
         ];
         foreach (var c in commands)
         {

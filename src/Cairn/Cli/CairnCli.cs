@@ -50,7 +50,8 @@ internal static partial class CairnCli
             "Client commands take --server URL|unix:SOCKET and --json. Exit codes: " + ExitCodes.Summary + ".");
         root.Subcommands.Add(Serve());
         // --server and --json belong to the client commands (every command under these), not to serve.
-        foreach (var group in new[] { Commands.Volume(), Commands.Folder(), Commands.Snapshot(), Commands.Clone(), Commands.Pool(), JobCommands.Job(), TargetCommands.Target() })
+        foreach (var group in new[] { Commands.Volume(), Commands.Folder(), Commands.Snapshot(), Commands.Clone(), Commands.Pool(), JobCommands.Job(), TargetCommands.Target(),
+            IdentityCommands.Project(), IdentityCommands.User(), IdentityCommands.Role() })
         {
             group.Options.Add(Commands.Server);
             group.Options.Add(Commands.JsonOut);

@@ -22,7 +22,9 @@ internal static partial class CairnCli
         var exporter = new Option<string?>("--exporter") { HelpName = "cairn|tgt", Description = "What exports targets: cairn (own iSCSI target, default) or tgt (a running tgtd through tgtadm; $CAIRN_EXPORTER)" };
         var tgtPort = new Option<string?>("--tgt-control-port") { HelpName = "N", Description = "tgtd's control port, as tgtadm -C N ($CAIRN_TGT_CONTROL_PORT)" };
         var pools = new Option<string?>("--pools") { HelpName = "NAME[:ENGINE],…", Description = "Pools to create at start if missing: NAME[:ENGINE],… ($CAIRN_POOLS)" };
-        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow, exporter, tgtPort, pools };
+        var auth = new Option<string?>("--auth") { HelpName = "keystone|noauth", Description = "API tokens: keystone (Cairn's identity service under /identity/v3, default) or noauth (development only, loopback only: token user:project, caller is admin; $CAIRN_AUTH)" };
+        var publicUrl = new Option<string?>("--public-url") { HelpName = "URL", Description = "Base URL clients reach this server at, for the identity catalog (default: from --http; $CAIRN_PUBLIC_URL)" };
+        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow, exporter, tgtPort, pools, auth, publicUrl };
         serve.SetAction(async (pr, ct) =>
         {
             try
@@ -60,6 +62,8 @@ internal static partial class CairnCli
                 Put("Exporter", pr.GetValue(exporter));
                 Put("TgtControlPort", pr.GetValue(tgtPort));
                 Put("Pools", pr.GetValue(pools));
+                Put("Auth", pr.GetValue(auth));
+                Put("PublicUrl", pr.GetValue(publicUrl));
                 cb.AddInMemoryCollection(overrides);
                 var options = CairnOptionsBinder.Bind(cb.Build(), new CairnOptions());
                 return await ServerHost.RunAsync(options, ct);

@@ -224,6 +224,9 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
             "iqn" => read ? LunHost.Wwn(1) : "iqn.2026-01.org.example:nosuch",
             "initiator" => "iqn.2026-01.org.example:nosuch",
             "lun" => "1",
+            // Identity: the first start's project and user exist; changes name ones that do not.
+            "project" or "user" => read ? "admin" : "nosuch",
+            "role" => "member",
             _ when pool => read ? LunHost.Pool : "nosuch",
             _ when snapshot => read ? LunHost.Src : "tank/images/nosuch@1",
             _ => read ? "tank/images/golden" : "tank/nosuch",
