@@ -26,6 +26,8 @@ public static class CairnOptionsBinder
         Whole("JobConcurrency", (o, v) => o.JobConcurrency = v),
         Whole("JobRetentionDays", (o, v) => o.JobRetentionDays = v),
         Text("IscsiMedium", (o, v) => o.IscsiMedium = v),
+        Text("BlockStoragePool", (o, v) => o.BlockStoragePool = v),
+        Text("BlockStoragePortal", (o, v) => o.BlockStoragePortal = v),
         Text("TlsCert", (o, v) => o.TlsCert = v),
         Text("TlsKey", (o, v) => o.TlsKey = v),
         Text("ClientCa", (o, v) => o.ClientCa = v),

@@ -1,5 +1,7 @@
 using Cairn.Api;
 using Cairn.Api.Admin;
+using Cairn.Api.BlockStorage;
+using Cairn.Api.BlockStorage.Model;
 using Cairn.Api.Lun;
 using Cairn.Core.Export;
 using Cairn.Core.Jobs;
@@ -36,6 +38,7 @@ public static class CairnServiceCollectionExtensions
         s.AddCairnEngines(options, data);
         s.AddCairnExporters(options);
         s.AddCairnApis();
+        s.AddCairnBlockStorage(new BlockStorageOptions { Pool = options.BlockStoragePool, Portal = options.BlockStoragePortalOrIscsi() });
         return s;
     }
 
@@ -139,6 +142,7 @@ public static class CairnServiceCollectionExtensions
         app.MapCairnBatchApi();
         app.MapLunCloneApi();
         app.MapCairnTargetsApi();
+        app.MapCairnBlockStorage();
         MetricsSetup.Register(app.Services);
         return app;
     }
