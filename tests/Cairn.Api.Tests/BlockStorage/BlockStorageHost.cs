@@ -71,6 +71,9 @@ public sealed class BlockStorageHost : IAsyncDisposable, IAsyncLifetime
         var addr = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => a.StartsWith("http", StringComparison.Ordinal));
         Url = new Uri(addr);
         Http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromMinutes(2) };
+        // Room for every test of a class in the one project (Cinder's default is 10 volumes and 10 snapshots).
+        var q = await SendAsync("PUT", $"/v3/{Project}/os-quota-sets/{Project}", """{"quota_set": {"volumes": 1000, "snapshots": 1000}}""");
+        if (q.Code != HttpStatusCode.OK) throw new InvalidOperationException("quota: " + q.Text);
     }
 
     public sealed record Answer(HttpStatusCode Code, HttpResponseMessage Response, JsonNode? Body, string Text)
