@@ -45,6 +45,18 @@ internal static class ActionsEndpoints
                         throw CinderError.BadRequest($"Invalid volume: Volume status must be available or in-use to update its read-only flag, but is {vol.Status}.");
                     await w.SetAttributesAsync(vol, a => a["readonly"] = ro, ct);
                     return Results.StatusCode(202);
+                case "os-retype":
+                    c.RequireWrite();
+                    var newType = CinderBody.Text(o ?? throw CinderError.BadRequest("Invalid input for field/attribute os-retype."), "new_type")
+                        ?? throw CinderError.BadRequest("Invalid input for field/attribute new_type. Value: None.");
+                    var cat = sp.GetRequiredService<CinderCatalog>();
+                    var t = cat.Find(newType) is { } nt && (nt.IsPublic || c.IsAdmin) ? nt : throw CinderError.NotFound($"Volume type {newType} could not be found.");
+                    if (vol.Status is not ("available" or "in-use")) throw CinderError.BadRequest($"Invalid volume: Volume status must be available or in-use to retype, but is {vol.Status}.");
+                    if (vol.Flag("multiattach") && !t.Multiattach && vol.Status == "in-use")
+                        throw CinderError.BadRequest("Invalid volume: an attached multiattach volume cannot be retyped to a type without multiattach.");
+                    // Every type lives in the one pool: a retype changes the record only (no migration to do).
+                    await w.SetAttributesAsync(vol, a => { a["volume_type_id"] = t.Id; a["multiattach"] = t.Multiattach; }, ct);
+                    return Results.StatusCode(202);
                 case "os-set_bootable":
                     c.RequireWrite();
                     var boot = CinderBody.Bool((o ?? throw CinderError.BadRequest("Invalid input for field/attribute os-set_bootable."))["bootable"], "bootable")

@@ -139,7 +139,7 @@ internal static class CatalogEndpoints
             if (string.IsNullOrEmpty(name)) throw CinderError.BadRequest("Invalid input for field/attribute name. Value: None. Volume type name can not be empty.");
             var pub = CinderBody.Bool(body["os-volume-type-access:is_public"] ?? body["is_public"], "is_public") ?? true;
             var t = await cat.CreateAsync(name, CinderBody.Text(body, "description"), pub, Specs(body["extra_specs"]), ct);
-            return Views.Json(new JsonObject { ["volume_type"] = Views.Type(c, t) });
+            return Views.Json(new JsonObject { ["volume_type"] = Views.Type(c, t, "create") });
         });
         g.MapPut("/types/{id}", async (HttpContext ctx, string id, CinderCatalog cat, CancellationToken ct) =>
         {
@@ -156,7 +156,7 @@ internal static class CatalogEndpoints
                 Description = body.ContainsKey("description") ? CinderBody.Text(body, "description") : t.Description,
                 IsPublic = CinderBody.Bool(body["is_public"], "is_public") ?? t.IsPublic,
             }, ct);
-            return Views.Json(new JsonObject { ["volume_type"] = Views.Type(c, upd) });
+            return Views.Json(new JsonObject { ["volume_type"] = Views.Type(c, upd, "update") });
         });
         g.MapDelete("/types/{id}", async (HttpContext ctx, string id, CinderCatalog cat, VolumeWorkflows w, CancellationToken ct) =>
         {

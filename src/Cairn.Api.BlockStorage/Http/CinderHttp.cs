@@ -190,6 +190,8 @@ public sealed partial class CinderHeaders(RequestDelegate next, ITokenValidator 
             await next(ctx);
             return;
         }
+        // Routing ignores a trailing slash; Cinder does not: GET /volumes/ (an empty id) is no resource.
+        if (path.Value!.EndsWith('/')) throw CinderError.NotFound("The resource could not be found.");
         var token = ctx.Request.Headers["X-Auth-Token"].ToString();
         var caller = token.Length == 0 ? null : await tokens.ValidateAsync(token, ctx.RequestAborted);
         if (caller is null) throw new CinderError(401, "The request you have made requires authentication.");

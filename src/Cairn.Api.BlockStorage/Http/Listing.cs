@@ -89,7 +89,7 @@ public static class Listing
         if (marker.Length > 0)
         {
             var at = list.FindIndex(x => id(x) == marker);
-            if (at < 0) throw CinderError.BadRequest($"Invalid input received: marker [{marker}] not found");
+            if (at < 0) throw CinderError.NotFound($"Marker {marker} could not be found.");
             list = list.GetRange(at + 1, list.Count - at - 1);
         }
         var offset = Offset(q);

@@ -18,7 +18,8 @@ internal static class SnapshotsEndpoints
         {
             var c = CinderRequest.Of(ctx);
             var body = CinderBody.Entity(await CinderBody.ReadAsync(ctx.Request, ct), "snapshot");
-            var volumeId = CinderBody.Text(body, "volume_id") ?? throw CinderError.BadRequest("Invalid input for field/attribute snapshot. 'volume_id' is a required property");
+            if (!body.ContainsKey("volume_id")) throw CinderError.BadRequest("Invalid input for field/attribute snapshot. 'volume_id' is a required property");
+            var volumeId = CinderBody.Text(body, "volume_id") ?? throw CinderError.NotFound("Volume None could not be found.");
             var vol = w.Get(CinderBody.Id(volumeId, "Volume")) is { } found && (c.IsAdmin || found.Project == c.Project)
                 ? found : throw CinderError.NotFound($"Volume {volumeId} could not be found.");
             var force = CinderBody.Bool(body["force"], "force") ?? false;

@@ -21,7 +21,9 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
         ["name"] = v.Str("name"),
     };
 
-    public JsonObject Volume(CinderRequest c, VolumeRecord v)
+    // extended: with the extension attributes (os-vol-*), as show and detail answer; create and
+    // update answer without them (Tempest's create schema refuses them).
+    public JsonObject Volume(CinderRequest c, VolumeRecord v, bool extended = true)
     {
         var a = v.Attributes;
         var type = catalog.Get(v.Str("volume_type_id") ?? "");
@@ -47,9 +49,9 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             ["replication_status"] = "disabled",
             ["consistencygroup_id"] = null,
             ["multiattach"] = v.Flag("multiattach"),
-            ["os-vol-tenant-attr:tenant_id"] = v.Project,
         };
-        if (c.IsAdmin)
+        if (extended) o["os-vol-tenant-attr:tenant_id"] = v.Project;
+        if (extended && c.IsAdmin)
         {
             o["os-vol-host-attr:host"] = options.Host + "#" + options.Pool;
             o["os-vol-mig-status-attr:migstat"] = null;
@@ -114,7 +116,8 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
         return o;
     }
 
-    public static JsonObject Type(CinderRequest c, VolumeType t)
+    // shape: "show" (lists and show), "create" (no qos_specs_id) or "update" (neither qos_specs_id nor the access attribute), as Cinder answers each.
+    public static JsonObject Type(CinderRequest c, VolumeType t, string shape = "show")
     {
         var specs = new JsonObject();
         foreach (var (k, v) in t.ExtraSpecs) specs[k] = v;
@@ -128,7 +131,8 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             ["extra_specs"] = specs,
         };
         if (!c.IsAdmin) o.Remove("extra_specs");
-        if (c.IsAdmin) o["qos_specs_id"] = null;
+        if (c.IsAdmin && shape == "show") o["qos_specs_id"] = null;
+        if (shape == "update") o.Remove("os-volume-type-access:is_public");
         return o;
     }
 

@@ -17,6 +17,27 @@ internal static class VolumesEndpoints
         g.MapPost("/volumes", CreateAsync);
         g.MapGet("/volumes", (HttpContext ctx, VolumeWorkflows w, Views v, CinderCatalog t) => List(ctx, w, v, t, detail: false));
         g.MapGet("/volumes/detail", (HttpContext ctx, VolumeWorkflows w, Views v, CinderCatalog t) => List(ctx, w, v, t, detail: true));
+        g.MapGet("/volumes/summary", (HttpContext ctx, VolumeWorkflows w) =>
+        {
+            var c = CinderRequest.Of(ctx);
+            if (!c.AtLeast(12)) throw CinderError.NotFound("Volume summary could not be found. (it needs microversion 3.12 or later)");
+            var all = c.IsAdmin && ctx.Request.Query["all_tenants"].ToString() is { Length: > 0 } at && CinderBody.ParseBool(at, "all_tenants");
+            var vols = w.List(all ? null : c.Project);
+            var summary = new JsonObject { ["total_size"] = vols.Sum(v => v.Gigabytes()), ["total_count"] = vols.Count };
+            if (c.AtLeast(36))
+            {
+                var meta = new JsonObject();
+                foreach (var v in vols)
+                    foreach (var (k, val) in VolumeAttrs.Metadata(v.Attributes))
+                    {
+                        var list = meta[k] as JsonArray ?? [];
+                        meta[k] = list;
+                        if (!list.Any(x => x?.ToString() == val?.ToString())) list.Add(val?.DeepClone());
+                    }
+                summary["metadata"] = meta;
+            }
+            return Views.Json(new JsonObject { ["volume-summary"] = summary });
+        });
         g.MapGet("/volumes/{id}", (HttpContext ctx, string id, VolumeWorkflows w, Views v) =>
         {
             var c = CinderRequest.Of(ctx);
@@ -55,7 +76,7 @@ internal static class VolumesEndpoints
             CinderBody.Text(body, "source_volid") is { } vid ? CinderBody.Id(vid, "Source volume") : null,
             CinderBody.Bool(body["multiattach"], "multiattach") ?? false);
         var made = await w.CreateAsync(c, req, ct);
-        return Views.Json(new JsonObject { ["volume"] = views.Volume(c, made) }, 202);
+        return Views.Json(new JsonObject { ["volume"] = views.Volume(c, made, extended: false) }, 202);
     }
 
     private static IResult List(HttpContext ctx, VolumeWorkflows w, Views views, CinderCatalog types, bool detail)
@@ -152,7 +173,7 @@ internal static class VolumesEndpoints
             if (body.ContainsKey("description") || body.ContainsKey("display_description")) a["description"] = desc;
             if (meta is not null) a["metadata"] = meta;
         }, ct);
-        return Views.Json(new JsonObject { ["volume"] = views.Volume(c, upd) });
+        return Views.Json(new JsonObject { ["volume"] = views.Volume(c, upd, extended: false) });
     }
 }
 

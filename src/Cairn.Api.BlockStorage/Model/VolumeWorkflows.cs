@@ -77,7 +77,8 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
                 : $"Invalid input received: Volume size '{size}'GB cannot be smaller than original volume size  {minimum}GB. They must be >= original volume size.");
         var type = req.Type is null
             ? (source is not null ? catalog.Get(source.Str("volume_type_id") ?? "") : snap is not null ? catalog.Get(store.GetVolume(snap.VolumeId)?.Str("volume_type_id") ?? "") : null) ?? catalog.Default()
-            : catalog.Find(req.Type) ?? throw CinderError.NotFound($"Volume type with name {req.Type} could not be found.");
+            : catalog.Find(req.Type) is { } found && (found.IsPublic || c.IsAdmin) ? found
+            : throw CinderError.NotFound($"Volume type with name {req.Type} could not be found.");
         var zone = req.Zone ?? options.AvailabilityZone;
         if (zone != options.AvailabilityZone) throw CinderError.BadRequest($"Invalid input received: Availability zone '{zone}' is invalid.");
         if (req.Multiattach && !type.Multiattach)
