@@ -41,7 +41,20 @@ public sealed class TestTokens : ITokenValidator
 public sealed class BlockStorageHost : IAsyncDisposable, IAsyncLifetime
 {
     private WebApplication _app = null!;
-    public string Dir { get; } = Path.Combine(Path.GetTempPath(), "cairn-bs-" + Guid.NewGuid().ToString("N"));
+    private readonly bool _keep;
+
+    public BlockStorageHost() : this(Path.Combine(Path.GetTempPath(), "cairn-bs-" + Guid.NewGuid().ToString("N")), keep: false) { }
+
+    /// <summary>A host over <paramref name="dir"/> that leaves the directory in place (a restart test opens it again).</summary>
+    public static BlockStorageHost Over(string dir) => new(dir, keep: true);
+
+    private BlockStorageHost(string dir, bool keep)
+    {
+        Dir = dir;
+        _keep = keep;
+    }
+
+    public string Dir { get; }
     public HttpClient Http { get; private set; } = null!;
     public CapturedLogs Logs { get; } = new();
     public IServiceProvider Services => _app.Services;
@@ -118,8 +131,11 @@ public sealed class BlockStorageHost : IAsyncDisposable, IAsyncLifetime
         if (_app is not null)
         {
             await _app.StopAsync();
+            var dataLock = _app.Services.GetRequiredService<DataDirectoryLock>();
             await _app.DisposeAsync();
+            dataLock.Dispose(); // registered as an instance: the container does not dispose it
+
         }
-        try { Directory.Delete(Dir, true); } catch (IOException) { }
+        if (!_keep) try { Directory.Delete(Dir, true); } catch (IOException) { }
     }
 }
