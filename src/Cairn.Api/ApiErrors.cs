@@ -10,6 +10,16 @@ namespace Cairn.Api;
 /// <param name="Message">One line for the client, naming the field or parameter that is wrong.</param>
 public sealed record ApiProblem(int Status, string Code, string Message);
 
+/// <summary>
+/// An answer an API module decides by its status code alone (an API whose codes the core's <see cref="ErrorKind"/>s do
+/// not cover, such as Cinder's 401, 406 and 413): expected, answered in the API's shape, never logged with a stack.
+/// </summary>
+public class ApiStatusException(int status, string message) : Exception(message)
+{
+    /// <summary>The HTTP status of the answer.</summary>
+    public int Status { get; } = status;
+}
+
 /// <summary>Maps Cairn errors, and the errors ASP.NET Core raises itself, to HTTP status codes and messages.</summary>
 public static partial class ApiErrors
 {
@@ -58,6 +68,7 @@ public static partial class ApiErrors
     public static ApiProblem Describe(Exception ex) => ex switch
     {
         CairnException ce => new(StatusCode(ce.Kind), Code(ce.Kind), ce.Message),
+        ApiStatusException se => new(se.Status, Code(se.Status), se.Message),
         BadHttpRequestException bad => new(bad.StatusCode, Code(bad.StatusCode), BadRequestMessage(bad)),
         System.Text.Json.JsonException => new(StatusCodes.Status400BadRequest, "invalid_argument", "request body is not valid JSON for this call"),
         OperationCanceledException => new(StatusCodes.Status500InternalServerError, "internal", "request cancelled"),
@@ -73,7 +84,7 @@ public static partial class ApiErrors
         || ex.InnerException is ConnectionResetException or ConnectionAbortedException;
 
     /// <summary>Expected failures: the client's mistake or a refused operation, answered with a reason and never logged with a stack.</summary>
-    public static bool IsExpected(Exception ex) => ex is CairnException or BadHttpRequestException or System.Text.Json.JsonException;
+    public static bool IsExpected(Exception ex) => ex is CairnException or ApiStatusException or BadHttpRequestException or System.Text.Json.JsonException;
 
     /// <summary>
     /// ASP.NET Core's parameter-binding messages name C# types and parameters (<c>Failed to bind parameter "int? limit"

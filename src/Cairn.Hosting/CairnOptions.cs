@@ -89,6 +89,22 @@ public sealed class CairnOptions
     /// <summary>How long an identity token lives, in seconds (Keystone's default: 3600). <c>CAIRN_TOKEN_EXPIRATION</c>.</summary>
     public int TokenExpiration { get; set; } = 3600;
 
+    /// <summary>
+    /// The pool the Block Storage (Cinder) API keeps its volumes in (<c>CAIRN_BLOCK_STORAGE_POOL</c>). When no pool of
+    /// that name exists, the API still answers, but creates answer 503 naming the pool and <c>os-services</c> shows the
+    /// volume service down, until the pool is created (<c>cairn pool create NAME</c>; no restart needed).
+    /// </summary>
+    public string BlockStoragePool { get; set; } = "volumes";
+
+    /// <summary>
+    /// The iSCSI portal (ADDR:PORT) the Block Storage API gives initiators in connection info; empty means
+    /// <see cref="Iscsi"/> (<c>CAIRN_BLOCK_STORAGE_PORTAL</c>). Set it when initiators reach the target through another address.
+    /// </summary>
+    public string BlockStoragePortal { get; set; } = "";
+
+    /// <summary><see cref="BlockStoragePortal"/>, or the iSCSI listener's address when it is empty.</summary>
+    public string BlockStoragePortalOrIscsi() => BlockStoragePortal.Length > 0 ? BlockStoragePortal : Iscsi;
+
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;
 
@@ -177,6 +193,9 @@ public sealed class CairnOptions
         catch (CairnException e) { throw CairnException.Invalid($"{Setting("Pools")}: {e.Message.Replace("pools: ", "", StringComparison.Ordinal)}"); }
         // At least one command's largest buffer (IscsiTargetOptions.MaxCommandBuffer, 16 MiB).
         if (IscsiWriteBufferMb is < 16 or > 1048576) throw CairnException.Invalid($"{Setting("IscsiWriteBufferMb")}: {IscsiWriteBufferMb} is not between 16 and 1048576 (MiB)");
+        if (Names.CheckDataset(BlockStoragePool) is not null || BlockStoragePool.Contains('/', StringComparison.Ordinal))
+            throw CairnException.Invalid($"{Setting("BlockStoragePool")}: '{BlockStoragePool}' is not a pool name ({Names.CheckDataset(BlockStoragePool) ?? "a pool name has no '/'"})");
+        if (BlockStoragePortal.Length > 0) ParseEndpoint(BlockStoragePortal, "blockStoragePortal");
         if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"{Setting("IscsiMedium")}: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid($"{Setting(TlsCert is null ? "TlsCert" : "TlsKey")}: --tls-cert and --tls-key go together");
         if (ClientCa is not null && TlsCert is null) throw CairnException.Invalid($"{Setting("ClientCa")}: needs --tls-cert and --tls-key");

@@ -30,6 +30,8 @@ public static class CairnOptionsBinder
         Text("Auth", (o, v) => o.Auth = v),
         Text("PublicUrl", (o, v) => o.PublicUrl = v),
         Whole("TokenExpiration", (o, v) => o.TokenExpiration = v),
+        Text("BlockStoragePool", (o, v) => o.BlockStoragePool = v),
+        Text("BlockStoragePortal", (o, v) => o.BlockStoragePortal = v),
         Text("TlsCert", (o, v) => o.TlsCert = v),
         Text("TlsKey", (o, v) => o.TlsKey = v),
         Text("ClientCa", (o, v) => o.ClientCa = v),

@@ -1,5 +1,7 @@
 using Cairn.Api;
 using Cairn.Api.Admin;
+using Cairn.Api.BlockStorage;
+using Cairn.Api.BlockStorage.Model;
 using Cairn.Api.Lun;
 using Cairn.Core.Export;
 using Cairn.Core.Jobs;
@@ -37,6 +39,7 @@ public static class CairnServiceCollectionExtensions
         s.AddCairnExporters(options);
         s.AddCairnApis();
         s.AddCairnIdentity(options, data);
+        s.AddCairnBlockStorage(new BlockStorageOptions { Pool = options.BlockStoragePool, Portal = options.BlockStoragePortalOrIscsi() });
         return s;
     }
 
@@ -142,6 +145,7 @@ public static class CairnServiceCollectionExtensions
         app.MapLunCloneApi();
         app.MapCairnTargetsApi();
         app.MapCairnIdentity();
+        app.MapCairnBlockStorage();
         MetricsSetup.Register(app.Services);
         return app;
     }

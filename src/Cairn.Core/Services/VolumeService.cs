@@ -59,8 +59,10 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
     /// <summary>Project of volumes created through the admin API.</summary>
     public const string AdminProject = Modules.Admin;
 
+    // recordFor: how the owning module shapes the record of what was made (its own id, status and attributes); by
+    // default the record takes the engine's id and is available.
     public async Task<VolumeView> CreateVolumeAsync(string name, long size, bool parents, Owner? owner = null,
-        IReadOnlyDictionary<string, string>? properties = null, CancellationToken ct = default)
+        IReadOnlyDictionary<string, string>? properties = null, Func<DatasetInfo, VolumeRecord>? recordFor = null, CancellationToken ct = default)
     {
         Names.ValidateDataset(name);
         Sizes.ValidateVolumeSize(size);
@@ -68,7 +70,7 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         using (await locks.AcquireAsync(name, ct))
         {
             var ds = await engine.CreateVolumeAsync(name, size, parents, PropertiesFor(name, properties), ct);
-            var rec = NewRecord(ds, who);
+            var rec = recordFor?.Invoke(ds) ?? NewRecord(ds, who);
             await WriteAsync(w => w.Put(rec), ct, derivable: IsDerivable(who));
             return new VolumeView(ds, rec);
         }
@@ -81,8 +83,9 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
             return await engine.CreateFolderAsync(name, parents, ct);
     }
 
+    // recordFor: as for CreateVolumeAsync.
     public async Task<VolumeView> CloneAsync(string source, string snapshot, string target, bool parents, Owner? owner = null,
-        IReadOnlyDictionary<string, string>? properties = null, CancellationToken ct = default)
+        IReadOnlyDictionary<string, string>? properties = null, Func<DatasetInfo, VolumeRecord>? recordFor = null, CancellationToken ct = default)
     {
         Names.ValidateSnapshot(source + "@" + snapshot);
         Names.ValidateDataset(target);
@@ -90,13 +93,16 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         using (await locks.AcquireAsync(target, ct))
         {
             var ds = await engine.CloneAsync(source, snapshot, target, parents, PropertiesFor(target, properties), ct);
-            var rec = NewRecord(ds, who);
+            var rec = recordFor?.Invoke(ds) ?? NewRecord(ds, who);
             await WriteAsync(w => w.Put(rec), ct, derivable: IsDerivable(who));
             return new VolumeView(ds, rec);
         }
     }
 
-    public async Task<SnapshotInfo> CreateSnapshotAsync(string dataset, string snapshot, Owner? owner = null, CancellationToken ct = default)
+    // recordFor: how the owning module shapes the snapshot's record (given the engine's snapshot and the volume's
+    // record); by default it takes the engine's id and is available.
+    public async Task<SnapshotInfo> CreateSnapshotAsync(string dataset, string snapshot, Owner? owner = null,
+        Func<SnapshotInfo, VolumeRecord, SnapshotRecord>? recordFor = null, CancellationToken ct = default)
     {
         Names.ValidateSnapshot(dataset + "@" + snapshot);
         var who = owner ?? Owner.Admin;
@@ -105,13 +111,14 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
             var volume = await RequireRecordAsync(dataset, ct);
             var snap = await engine.CreateSnapshotAsync(dataset, snapshot, ct);
             var now = DateTimeOffset.UtcNow;
-            await WriteAsync(w => w.Put(new SnapshotRecord(snap.Id, volume.Id, snap.Name, "available", snap.Size, now, now, Module: who.Module)), ct,
-                derivable: IsDerivable(who));
+            var rec = recordFor?.Invoke(snap, volume) ?? new SnapshotRecord(snap.Id, volume.Id, snap.Name, "available", snap.Size, now, now, Module: who.Module);
+            await WriteAsync(w => w.Put(rec), ct, derivable: IsDerivable(who));
             return snap;
         }
     }
 
-    public async Task DestroySnapshotAsync(string dataset, string snapshot, Owner? owner = null, CancellationToken ct = default)
+    // records: what the owning module writes with the deletion, in the same commit (its own record ids).
+    public async Task DestroySnapshotAsync(string dataset, string snapshot, Owner? owner = null, Action<IStateWriter>? records = null, CancellationToken ct = default)
     {
         Names.ValidateSnapshot(dataset + "@" + snapshot);
         var who = owner ?? Owner.Admin;
@@ -124,11 +131,12 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
             if (store.GetSnapshot(snap.Id) is { } rec && rec.Module != who.Module)
                 throw Foreign($"snapshot {dataset}@{snapshot}", rec.Module);
             await engine.DestroySnapshotAsync(dataset, snapshot, ct);
-            await WriteAsync(w => w.DeleteSnapshot(snap.Id), ct, derivable: true);
+            await WriteAsync(w => { w.DeleteSnapshot(snap.Id); records?.Invoke(w); }, ct, derivable: records is null);
         }
     }
 
-    public async Task DestroyAsync(string name, bool recursive, Owner? owner = null, CancellationToken ct = default)
+    // records: what the owning module writes with the deletion, in the same commit (its own record ids).
+    public async Task DestroyAsync(string name, bool recursive, Owner? owner = null, Action<IStateWriter>? records = null, CancellationToken ct = default)
     {
         Names.ValidateDataset(name);
         var who = owner ?? Owner.Admin;
@@ -153,7 +161,8 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
             {
                 foreach (var s in snaps) w.DeleteSnapshot(s.Id);
                 foreach (var d in doomed) w.DeleteVolume(d.Id);
-            }, ct, derivable: true);
+                records?.Invoke(w);
+            }, ct, derivable: records is null);
         }
     }
 
@@ -394,8 +403,14 @@ public sealed partial class VolumeService(PoolRouter engine, IStateStore store, 
         var recordedNames = volRecords.Where(r => !missing.Contains(r)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var d in datasets.Values.Where(d => !recordedNames.Contains(d.Name)))
             changes.Add(w => w.Put(new VolumeRecord(d.Id, AdminProject, d.Name, "available", d.Size, d.Created, now)));
-        var missingSnaps = snapRecords.Where(r => !snapshots.ContainsKey(r.Id) && volRecords.Any(v => v.Id == r.VolumeId && engine.Has(PoolRouter.PoolOf(v.Name)))).ToList();
-        var knownSnaps = snapRecords.Select(r => r.Id).ToHashSet();
+        // As for volumes: admin records are matched by engine id, other modules' (whose ids are their own) by name.
+        var volById = volRecords.GroupBy(v => v.Id).ToDictionary(g => g.Key, g => g.First());
+        var snapByName = snapshots.Values.ToDictionary(s => s.FullName, StringComparer.Ordinal);
+        SnapshotInfo? EngineSnapshotOf(SnapshotRecord r) =>
+            r.Module == Modules.Admin ? snapshots.GetValueOrDefault(r.Id)
+            : volById.TryGetValue(r.VolumeId, out var v) ? snapByName.GetValueOrDefault(v.Name + "@" + r.Name) : null;
+        var missingSnaps = snapRecords.Where(r => EngineSnapshotOf(r) is null && volById.TryGetValue(r.VolumeId, out var v) && engine.Has(PoolRouter.PoolOf(v.Name))).ToList();
+        var knownSnaps = snapRecords.Select(EngineSnapshotOf).OfType<SnapshotInfo>().Select(s => s.Id).ToHashSet();
         foreach (var s in snapshots.Values.Where(s => !knownSnaps.Contains(s.Id)))
         {
             if (datasets.TryGetValue(s.Dataset, out var vol))

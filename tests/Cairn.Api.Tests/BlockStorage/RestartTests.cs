@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Cairn.Core.State;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cairn.Api.Tests.BlockStorage;
+
+/// <summary>What a restart makes of records a crash left half done (written here as a crash would leave them).</summary>
+public sealed class RestartTests
+{
+    private const string P = BlockStorageHost.Project;
+
+    [Fact]
+    public async Task Creating_volumes_survive_a_restart_as_error_or_available_and_deleting_ones_are_finished()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "cairn-bs-restart-" + Guid.NewGuid().ToString("N"));
+        Guid neverMade = Guid.NewGuid(), made, deleting;
+        try
+        {
+            await using (var h = BlockStorageHost.Over(dir))
+            {
+                await h.InitializeAsync();
+                made = Guid.Parse(await h.CreateVolumeAsync(1));
+                deleting = Guid.Parse(await h.CreateVolumeAsync(1));
+                var store = h.Services.GetRequiredService<IStateStore>();
+                var now = DateTimeOffset.UtcNow;
+                // The process died after the durable `creating` record and before the engine made the dataset…
+                var attrs = new JsonObject { ["name"] = "lost", ["metadata"] = new JsonObject() };
+                await store.WriteAsync(w => w.Put(new VolumeRecord(neverMade, P, $"tank/volume-{neverMade:D}", "creating", 1L << 30, now, now, attrs, Modules.BlockStorage)), TestContext.Current.CancellationToken);
+                // …after the engine made one but before `available` was written, and in the middle of a delete.
+                await store.WriteAsync(w =>
+                {
+                    w.Put(store.GetVolume(made)! with { Status = "creating" });
+                    w.Put(store.GetVolume(deleting)! with { Status = "deleting" });
+                }, TestContext.Current.CancellationToken);
+            }
+            await using (var h = BlockStorageHost.Over(dir))
+            {
+                await h.InitializeAsync();
+                var lost = await h.SendAsync("GET", $"/v3/{P}/volumes/{neverMade}");
+                Assert.Equal(HttpStatusCode.OK, lost.Code);
+                Assert.Equal("error", lost.Body!["volume"]!["status"]!.GetValue<string>());
+                Assert.Equal("available", (await h.SendAsync("GET", $"/v3/{P}/volumes/{made}")).Body!["volume"]!["status"]!.GetValue<string>());
+                Assert.Equal(HttpStatusCode.NotFound, (await h.SendAsync("GET", $"/v3/{P}/volumes/{deleting}")).Code);
+                var engine = h.Services.GetRequiredService<Cairn.Core.Services.VolumeService>();
+                Assert.Null(await engine.GetDatasetAsync($"tank/volume-{deleting:D}", TestContext.Current.CancellationToken));
+                // The volume in error can be deleted, as Cinder allows.
+                Assert.Equal(HttpStatusCode.Accepted, (await h.SendAsync("DELETE", $"/v3/{P}/volumes/{neverMade}")).Code);
+                Assert.Equal(HttpStatusCode.NotFound, (await h.SendAsync("GET", $"/v3/{P}/volumes/{neverMade}")).Code);
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
+}
