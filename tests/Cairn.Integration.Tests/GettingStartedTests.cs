@@ -82,7 +82,7 @@ public sealed class GettingStartedTests
         var ci = await File.ReadAllTextAsync(Path.Combine(Repo, ".ci", "run"), TestContext.Current.CancellationToken);
         var list = System.Text.RegularExpressions.Regex.Match(ci, @"PACKAGES=\(([^)]*)\)");
         Assert.True(list.Success, "no PACKAGES=( … ) in .ci/run");
-        var packages = list.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var packages = list.Groups[1].Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         Assert.NotEmpty(packages);
         var section = readme[readme.IndexOf("./test.sh", StringComparison.Ordinal)..];
         Assert.All(packages, p => Assert.Matches(@"[`\s]" + System.Text.RegularExpressions.Regex.Escape(p) + @"[`\s]", section));
