@@ -1,6 +1,7 @@
 using Cairn.Core;
 using Cairn.Core.Storage;
 using Cairn.Engine.Zfs;
+using Cairn.TestSupport;
 
 namespace Cairn.Engine.Tests.Zfs;
 
@@ -129,7 +130,13 @@ public sealed class ZfsEngineTests(ZfsPoolFixture pool)
     public async Task The_seed_names_work_unchanged()
     {
         const string seedPool = "na-jbod-02-p01";
-        if ((await Engine.ListPoolsAsync(Ct)).Contains(seedPool)) Assert.Skip($"a pool {seedPool} exists on this machine and is not ours");
+        // The integration tests' LunZfsFixture makes the same zpool, possibly at the same time: take turns.
+        using var turn = await MachineLock.AcquireAsync(seedPool, Ct);
+        if ((await Engine.ListPoolsAsync(Ct)).Contains(seedPool))
+        {
+            Assert.False(ExternalTool.InCi, $"a pool {seedPool} exists on this machine and is not ours");
+            Assert.Skip($"a pool {seedPool} exists on this machine and is not ours");
+        }
         var file = Path.Combine(pool.Dir, "seed.img");
         using (var f = File.Create(file)) f.SetLength(1L << 30);
         await ZfsPoolFixture.Zpool("create", "-m", Path.Combine(pool.Dir, "seed"), seedPool, file);

@@ -122,6 +122,7 @@ public sealed class LunZfsFixture : IAsyncLifetime
     public const string Pool = "na-jbod-02-p01";
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "cairn-lunzfs-" + Guid.NewGuid().ToString("N"));
     private bool _created;
+    private IDisposable? _turn;
 
     public TgtdFixture Tgtd { get; } = new();
 
@@ -131,6 +132,8 @@ public sealed class LunZfsFixture : IAsyncLifetime
         ExternalTool.Require("zpool", "zfs-fuse");
         ExternalTool.Require("zfs-fuse", "zfs-fuse");
         await ZfsDaemon.EnsureRunningAsync();
+        // The engine tests' seed-name test makes the same zpool, possibly at the same time: take turns.
+        _turn = await MachineLock.AcquireAsync(Pool, CancellationToken.None);
         var list = await ProcessRunner.Default.RunAsync(new ProcessSpec("zpool", ["list", "-H", "-o", "name"]));
         list.ThrowIfFailed();
         if (!list.StdOut.Split('\n').Contains(Pool))
@@ -148,6 +151,7 @@ public sealed class LunZfsFixture : IAsyncLifetime
     {
         await Tgtd.DisposeAsync();
         if (_created) await ZfsDaemon.DestroyPoolAsync(Pool);
+        _turn?.Dispose();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 }
