@@ -1,7 +1,7 @@
 namespace Cairn.Contracts;
 
-/// <summary>A LUN in requests: <c>volume</c> is <c>pool/v</c> or <c>pool/v@snap</c> (read-only).</summary>
-public sealed record TargetLunRequest(int? Lun = null, string? Volume = null);
+/// <summary>A LUN in requests: <c>volume</c> is <c>pool/v</c> or <c>pool/v@snap</c> (read-only); <c>read_only</c> maps a volume read-only.</summary>
+public sealed record TargetLunRequest(int? Lun = null, string? Volume = null, bool? ReadOnly = null);
 
 /// <summary>POST /targets body: <c>volume</c> (with <c>lun</c>, default 0) or <c>luns</c>. Secrets are write-only: never returned, never logged.</summary>
 public sealed record CreateTargetRequest(
@@ -17,8 +17,8 @@ public sealed record CreateTargetRequest(
     string? Portal = null,
     bool? Shared = null);
 
-/// <summary>POST /targets/{iqn}/luns body: <c>volume</c> (or <c>NAME@SNAP</c>), <c>lun</c> (default: the lowest free), <c>shared</c>.</summary>
-public sealed record AddLunRequest(string? Volume, int? Lun = null, bool? Shared = null);
+/// <summary>POST /targets/{iqn}/luns body: <c>volume</c> (or <c>NAME@SNAP</c>), <c>lun</c> (default: the lowest free), <c>shared</c>, <c>read_only</c>.</summary>
+public sealed record AddLunRequest(string? Volume, int? Lun = null, bool? Shared = null, bool? ReadOnly = null);
 
 /// <summary>A live session of a target.</summary>
 public sealed record SessionDto(string Target, string Initiator, string? Address);

@@ -20,7 +20,7 @@ public sealed partial class TgtExporter
         {
             var path = await _context.Engine.GetBackingPathAsync(l.Dataset, l.Snapshot, ct)
                 ?? throw new CairnException(ErrorKind.NotSupported, $"pool {Core.Pools.PoolRouter.PoolOf(l.Dataset)} cannot be exported through tgt (its engine has no backing files); use --exporter cairn, or a ZFS pool");
-            luns.Add(new TgtLun(l.Lun + 1, path, l.Snapshot is not null));
+            luns.Add(new TgtLun(l.Lun + 1, path, l.IsReadOnly));
         }
 
         int tid;

@@ -129,7 +129,7 @@ public sealed class CairnExporter : ITargetExporter
             // The first SCSI command waits for the open: the embedded engine opens synchronously; an engine that runs a
             // command (ZFS mounting a dataset) blocks this one connection's command, never the others.
             var dev = (lun.Snapshot is null ? engine.OpenAsync(lun.Dataset).AsTask() : engine.OpenSnapshotAsync(lun.Dataset, lun.Snapshot).AsTask()).GetAwaiter().GetResult();
-            var unit = new ScsiBlockDevice(dev, new ScsiBlockDeviceOptions { Lun = (ulong)lun.Lun, ReportLuns = () => lunNumbers, Removable = removable });
+            var unit = new ScsiBlockDevice(dev, new ScsiBlockDeviceOptions { Lun = (ulong)lun.Lun, ReportLuns = () => lunNumbers, Removable = removable, ReadOnly = lun.ReadOnly });
             var first = Interlocked.CompareExchange(ref _unit, unit, null);
             if (first is null) return unit;
             // Two first commands raced: one device serves both.

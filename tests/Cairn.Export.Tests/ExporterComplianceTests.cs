@@ -177,6 +177,28 @@ public abstract class ExporterComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_volume_mapped_read_only_reads_and_refuses_writes_without_changing_data()
+    {
+        var v = await CreateVolumeAsync(8 << 20);
+        var data = Pattern(64 << 10);
+        await WriteVolumeAsync(v, 0, data);
+
+        var iqn = NewIqn();
+        await Apply(new TargetChange(null, new TargetRecord(iqn, [new TargetLun(0, v, ReadOnly: true)], [Initiator], null, null, null, DateTimeOffset.UtcNow)));
+
+        var blockSize = await BlockSizeAsync(iqn);
+        using (var s = Login(iqn, blockSize: blockSize))
+        {
+            Assert.Equal(data, s.Read(0, data.Length));
+            var refused = s.TryWrite(0, Pattern(blockSize));
+            Assert.NotNull(refused);
+            Assert.Contains("DATA PROTECTION", refused, StringComparison.Ordinal);
+            Assert.Equal(data, s.Read(0, data.Length));
+        }
+        Assert.Equal(data, await ReadVolumeAsync(v, 0, data.Length));
+    }
+
+    [Fact]
     public async Task An_unlisted_initiator_is_refused_at_login_and_does_not_discover_the_target()
     {
         var iqn = NewIqn();

@@ -51,6 +51,33 @@ public sealed class TargetAdminTests(SharedServer shared) : IClassFixture<Shared
         (await _server.CliAsync("target", "create", Iqn + "-2", "--volume", "tank/adm/b", "--initiator", Host)).Ok();
     }
 
+    [Fact]
+    public async Task A_volume_mapped_read_only_by_the_cli_refuses_writes_beside_its_read_write_export()
+    {
+        const string rw = Iqn + "-rw", ro = Iqn + "-ro";
+        (await _server.CliAsync("volume", "create", "tank/adm/ro", "--size", "4M", "--parents")).Ok();
+        (await _server.CliAsync("target", "create", rw, "--volume", "tank/adm/ro", "--initiator", Host)).Ok();
+        var data = new byte[4096];
+        Random.Shared.NextBytes(data);
+        using (var s = LibiscsiSession.Open($"127.0.0.1:{_server.IscsiPort}", Host, rw, 0))
+            s.Write(0, data);
+
+        // A second read-write export is refused; a read-only one is not a writer, so it is allowed.
+        Assert.NotEqual(0, (await _server.CliAsync("target", "create", ro, "--volume", "tank/adm/ro", "--initiator", Host)).ExitCode);
+        var t = (await _server.CliAsync("target", "create", ro, "--volume", "tank/adm/ro", "--initiator", Host, "--read-only", "--json")).Json();
+        Assert.True(t["luns"]![0]!["read_only"]!.GetValue<bool>());
+        Assert.Contains("(read-only)", (await _server.CliAsync("target", "show", ro)).Ok().Stdout);
+        using (var s = LibiscsiSession.Open($"127.0.0.1:{_server.IscsiPort}", Host, ro, 0))
+        {
+            Assert.Equal(data, s.Read(0, 4096));
+            Assert.Contains("DATA PROTECTION", s.TryWrite(0, new byte[4096]) ?? "", StringComparison.Ordinal);
+            Assert.Equal(data, s.Read(0, 4096));
+        }
+        var added = (await _server.CliAsync("target", "lun", "add", rw, "tank/adm/ro", "--read-only", "--json")).Json();
+        Assert.True(added["luns"]![1]!["read_only"]!.GetValue<bool>());
+        Assert.False(added["luns"]![0]!["read_only"]!.GetValue<bool>());
+    }
+
     private static async Task WaitAsync(Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddMinutes(1);

@@ -108,6 +108,7 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
                 var mode = CinderBody.Text(o, "mode") ?? "rw";
                 if (mode is not ("rw" or "ro")) throw CinderError.BadRequest($"Invalid input received: Invalid attaching mode '{mode}' for volume {v.Id}.");
                 if (instance is null && host is null) throw CinderError.BadRequest("Invalid request to attach volume to an invalid target");
+                if (mode != "ro" && v.Flag("readonly")) throw CinderError.BadRequest($"Invalid input received: Invalid attaching mode '{mode}' for volume {v.Id}.");
                 if (v.Status is not ("attaching" or "available" or "in-use" or "reserved"))
                     throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} status must be available or attaching to attach, but is {v.Status}.");
                 using (await _locks.AcquireAsync(v.Id.ToString(), ct))
@@ -185,9 +186,13 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
         var initiator = Initiator(connector) ?? throw CinderError.BadRequest("Invalid input received: the connector has no initiator (only iSCSI connectors are supported).");
         if (Core.Iqn.Check(initiator) is { } why) throw CinderError.BadRequest($"Invalid input received: connector initiator: {why}");
         var iqn = IqnPrefix + $"volume-{v.Id:D}-{doc.Key}";
+        // Read-only is enforced by the target, not only reported: a read-only volume or an "ro" attachment gets a LUN
+        // that refuses writes (DATA PROTECT, WRITE PROTECTED) and reports the medium write-protected.
+        var readOnly = v.Flag("readonly") || VolumeAttrs.Str(doc.Body, "attach_mode") == "ro";
         string user, secret;
         var existing = targets.Get(iqn);
-        if (existing is { Chap: { } chap } && existing.Initiators.Contains(initiator, StringComparer.Ordinal))
+        if (existing is { Chap: { } chap } && existing.Initiators.Contains(initiator, StringComparer.Ordinal)
+            && existing.Luns.All(l => l.ReadOnly == readOnly))
         {
             user = chap.User;
             secret = targets.OpenSecret(chap);
@@ -199,7 +204,7 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
             secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(15)).Replace('+', 'x').Replace('/', 'y');
             try
             {
-                await targets.CreateAsync(new TargetSpec(iqn, [new Core.State.TargetLun(0, v.Name)], [initiator], user, secret, Portal: options.Portal,
+                await targets.CreateAsync(new TargetSpec(iqn, [new Core.State.TargetLun(0, v.Name, ReadOnly: readOnly)], [initiator], user, secret, Portal: options.Portal,
                     Shared: v.Flag("multiattach")), ct);
             }
             catch (CairnException e) when (e.Kind == ErrorKind.Conflict)
@@ -215,7 +220,7 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
         if (VolumeAttrs.Str(body, "attach_status") == "reserved") body["attach_status"] = "attaching";
         await PutAsync(doc, body, ct);
         if (v.Status is "available" or "reserved") await volumes.PutAsync(v, r => r with { Status = "attaching" }, ct);
-        return ConnectionInfo(v, iqn, user, secret, VolumeAttrs.Str(body, "attach_mode") ?? "rw");
+        return ConnectionInfo(v, iqn, user, secret, readOnly ? "ro" : "rw");
     }
 
     private JsonObject ConnectionInfo(VolumeRecord v, string iqn, string user, string secret, string mode) => new()

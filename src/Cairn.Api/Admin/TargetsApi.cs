@@ -11,7 +11,7 @@ public static class TargetDtos
     extension(TargetDto)
     {
         public static TargetDto From(TargetRecord t, int sessions) => new(t.Iqn,
-            t.Luns.Select(l => new TargetLunDto(l.Lun, l.Snapshot is null ? l.Dataset : l.Dataset + "@" + l.Snapshot, l.Snapshot is not null)).ToList(),
+            t.Luns.Select(l => new TargetLunDto(l.Lun, l.Snapshot is null ? l.Dataset : l.Dataset + "@" + l.Snapshot, l.IsReadOnly)).ToList(),
             t.Initiators, t.Chap?.User, t.MutualChap?.User, t.Portal, t.Created, sessions);
     }
 }
@@ -33,8 +33,8 @@ public static class TargetsApi
             var body = await Json.ReadAsync<CreateTargetRequest>(req, ct);
             var iqn = AdminParse.Required(body.Iqn, "iqn");
             var luns = new List<TargetLun>();
-            if (body.Volume is not null) luns.Add(ParseLun(body.Lun ?? 0, body.Volume));
-            foreach (var l in body.Luns ?? []) luns.Add(ParseLun(l.Lun ?? luns.Count, AdminParse.Required(l.Volume, "luns[].volume")));
+            if (body.Volume is not null) luns.Add(ParseLun(body.Lun ?? 0, body.Volume, false));
+            foreach (var l in body.Luns ?? []) luns.Add(ParseLun(l.Lun ?? luns.Count, AdminParse.Required(l.Volume, "luns[].volume"), l.ReadOnly ?? false));
             if (luns.Count == 0) throw CairnException.Invalid("'volume' (or 'luns') is required");
             var t = await targets.CreateAsync(new TargetSpec(iqn, luns, body.Initiators ?? [], body.ChapUser, body.ChapSecret, body.MutualUser, body.MutualSecret, body.Portal, body.Shared ?? false), ct);
             return TypedResults.Created((string?)null, TargetDto.From(t, 0));
@@ -82,9 +82,9 @@ public static class TargetsApi
         g.MapPost("/{iqn}/luns", async Task<Ok<TargetDto>> (string iqn, HttpRequest req, TargetService targets, CancellationToken ct) =>
         {
             var body = await Json.ReadAsync<AddLunRequest>(req, ct);
-            var lun = ParseLun(body.Lun ?? 0, AdminParse.Required(body.Volume, "volume"));
+            var lun = ParseLun(body.Lun ?? 0, AdminParse.Required(body.Volume, "volume"), body.ReadOnly ?? false);
             if (body.Lun is < 0 or > TargetService.MaxLun) throw CairnException.Invalid($"lun: {body.Lun} is out of range (0-{TargetService.MaxLun})");
-            var t = await targets.AddLunAsync(iqn, body.Lun, lun.Dataset, lun.Snapshot, body.Shared ?? false, ct);
+            var t = await targets.AddLunAsync(iqn, body.Lun, lun.Dataset, lun.Snapshot, body.Shared ?? false, lun.ReadOnly, ct);
             return TypedResults.Ok(TargetDto.From(t, targets.Sessions(t.Iqn).Count));
         }).Accepts<AddLunRequest>("application/json")
             .Operation("AddLun", "Map one more volume or snapshot as a LUN of a target").AdminErrors(B, N, C);
@@ -99,13 +99,13 @@ public static class TargetsApi
         return app;
     }
 
-    private static TargetLun ParseLun(int lun, string volume)
+    private static TargetLun ParseLun(int lun, string volume, bool readOnly)
     {
         if (volume.Contains('@'))
         {
             var (ds, snap) = Names.ValidateSnapshot(volume);
             return new TargetLun(lun, ds, snap);
         }
-        return new TargetLun(lun, Names.ValidateDataset(volume));
+        return new TargetLun(lun, Names.ValidateDataset(volume), ReadOnly: readOnly);
     }
 }

@@ -93,19 +93,22 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
 
     private void RefuseSecondWriter(string iqn, IReadOnlyList<TargetLun> luns)
     {
-        var twice = luns.Where(l => l.Snapshot is null).GroupBy(l => l.Dataset, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        var twice = luns.Where(l => l.Writes).GroupBy(l => l.Dataset, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null)
             throw CairnException.Invalid($"target {iqn}: volume {twice.Key} is mapped as LUNs {string.Join(" and ", twice.Select(l => l.Lun))}; " +
                 "a volume written through two LUNs is corrupted unless its users coordinate: ask for a shared volume (shared: true, --shared) if they do");
         foreach (var l in luns)
         {
-            if (l.Snapshot is not null) continue;
-            var others = index.Using(l.Dataset).Where(t => !string.Equals(t, iqn, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (!l.Writes) continue;
+            var others = index.Using(l.Dataset).Where(t => !string.Equals(t, iqn, StringComparison.OrdinalIgnoreCase) && Writes(t, l.Dataset)).ToList();
             if (others.Count > 0)
                 throw CairnException.Conflict($"volume {l.Dataset} is already exported read-write by target {string.Join(", ", others)}; " +
                     "two targets writing one volume corrupt it unless their initiators coordinate: ask for a shared volume (shared: true, --shared) if they do");
         }
     }
+
+    private bool Writes(string iqn, string dataset) =>
+        Get(iqn)?.Luns.Any(l => l.Writes && string.Equals(l.Dataset, dataset, StringComparison.Ordinal)) ?? false;
 
     private ChapCredential? Chap(string? user, string? secret, string what)
     {
@@ -146,10 +149,10 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
                     if (!specs[i].Shared)
                     {
                         // Targets of this call are not in the index yet: a volume two of them export is caught here.
-                        foreach (var l in rec.Luns.Where(l => l.Snapshot is null))
+                        foreach (var l in rec.Luns.Where(l => l.Writes))
                             if (writers.TryGetValue(l.Dataset, out var first))
                                 throw CairnException.Conflict($"volume {l.Dataset} is also exported read-write by target {first} of this request; ask for a shared volume (shared: true) if their initiators coordinate");
-                        foreach (var l in rec.Luns.Where(l => l.Snapshot is null)) writers[l.Dataset] = rec.Iqn;
+                        foreach (var l in rec.Luns.Where(l => l.Writes)) writers[l.Dataset] = rec.Iqn;
                     }
                     added.Add(rec);
                     results[i] = (rec, null);
@@ -217,14 +220,14 @@ public sealed class TargetService(IStateStore store, VolumeService volumes, Keye
     /// Maps one more volume or snapshot as LUN <paramref name="lun"/> (the lowest free number when null) of a target,
     /// with the same rules as at creation (one read-write export per volume unless <paramref name="shared"/>).
     /// </summary>
-    public async Task<TargetRecord> AddLunAsync(string iqn, int? lun, string dataset, string? snapshot, bool shared = false, CancellationToken ct = default)
+    public async Task<TargetRecord> AddLunAsync(string iqn, int? lun, string dataset, string? snapshot, bool shared = false, bool readOnly = false, CancellationToken ct = default)
     {
         var target = Iqn.Normalize(iqn, "target name");
         return await ChangeLunsAsync(target, dataset, async t =>
         {
             var n = lun ?? Enumerable.Range(0, MaxLun + 1).First(i => t.Luns.All(l => l.Lun != i));
             if (t.Luns.Any(l => l.Lun == n)) throw CairnException.Exists($"target {target} already has LUN {n}");
-            var spec = new TargetSpec(target, [.. t.Luns, new TargetLun(n, dataset, snapshot)], t.Initiators, Shared: shared);
+            var spec = new TargetSpec(target, [.. t.Luns, new TargetLun(n, dataset, snapshot, readOnly && snapshot is null)], t.Initiators, Shared: shared);
             // Validation as at creation (the volume exists, numbers in range, one writer), without the secrets it has sealed.
             var checkedRecord = await ValidateAsync(spec, ct);
             return t with { Luns = checkedRecord.Luns };

@@ -34,11 +34,19 @@ public static class Modules
 /// <param name="Attributes">Engine options, if any.</param>
 public sealed record PoolRecord(string Name, string Engine, DateTimeOffset Created, JsonObject? Attributes = null);
 
-/// <summary>A LUN of a target: a volume, or a snapshot mapped read-only.</summary>
+/// <summary>A LUN of a target: a volume (read-write, or read-only when asked), or a snapshot (always read-only).</summary>
 /// <param name="Lun">LUN number.</param>
 /// <param name="Dataset">Volume name.</param>
 /// <param name="Snapshot">Snapshot name (part after '@') when a snapshot is mapped; then the LUN is read-only.</param>
-public sealed record TargetLun(int Lun, string Dataset, string? Snapshot = null);
+/// <param name="ReadOnly">A volume mapped read-only: the target refuses writes (DATA PROTECT, WRITE PROTECTED).</param>
+public sealed record TargetLun(int Lun, string Dataset, string? Snapshot = null, bool ReadOnly = false)
+{
+    /// <summary>Whether initiators can write through this LUN: a volume not mapped read-only.</summary>
+    public bool Writes => Snapshot is null && !ReadOnly;
+
+    /// <summary>Whether the target refuses writes through this LUN.</summary>
+    public bool IsReadOnly => !Writes;
+}
 
 /// <summary>CHAP credentials. The secret is kept sealed (encrypted) at rest and never printed or logged.</summary>
 public sealed record ChapCredential(string User, string SealedSecret);

@@ -45,7 +45,7 @@ public sealed partial class ScsiBlockDevice : IScsiLogicalUnit
     /// <summary>Capacity in logical blocks.</summary>
     public long Blocks => _device.Size >> BlockShift;
 
-    private bool WriteProtected => _device.ReadOnly || _swp;
+    private bool WriteProtected => _device.ReadOnly || _options.ReadOnly || _swp;
 
     // ------------------------------------------------------------------------------------------------------------
     // Per-nexus state: unit attentions (SAM-5 §5.14), PREVENT ALLOW (SBC-3 §5.12).

@@ -15,6 +15,12 @@ public sealed class ScsiBlockDeviceOptions
     /// </summary>
     public bool Removable { get; init; }
 
+    /// <summary>
+    /// Refuse every write (DATA PROTECT, WRITE PROTECTED) and report the medium write-protected (MODE SENSE WP), even
+    /// when the device itself is writable: a volume exported read-only.
+    /// </summary>
+    public bool ReadOnly { get; init; }
+
     /// <summary>T10 vendor identification (8 ASCII characters at most).</summary>
     public string VendorId { get; init; } = "CAIRN";
 

@@ -19,13 +19,14 @@ internal static class TargetCommands
         var mutualUser = new Option<string?>("--mutual-user") { HelpName = "USER", Description = "Mutual CHAP user the target answers as" };
         var mutualSecret = new Option<string?>("--mutual-secret") { HelpName = "SECRET", Description = "Mutual CHAP secret (or $CAIRN_MUTUAL_SECRET)" };
         var shared = new Option<bool>("--shared") { Description = "Export a volume that another target (or another LUN) already exports read-write: only for initiators that coordinate, such as a cluster filesystem" };
-        var create = new Command("create", "Create a target") { iqn, volume, lun, initiator, chapUser, chapSecret, mutualUser, mutualSecret, shared };
+        var readOnly = new Option<bool>("--read-only") { Description = "Map the volumes read-only: the target refuses writes (snapshots are always read-only)" };
+        var create = new Command("create", "Create a target") { iqn, volume, lun, initiator, chapUser, chapSecret, mutualUser, mutualSecret, shared, readOnly };
         create.Handle(async (pr, api, ct) =>
         {
             var first = pr.GetValue(lun);
             var body = new CreateTargetRequest(
                 Iqn: pr.GetValue(iqn),
-                Luns: [.. pr.GetValue(volume)!.Select((v, i) => new TargetLunRequest(first + i, v))],
+                Luns: [.. pr.GetValue(volume)!.Select((v, i) => new TargetLunRequest(first + i, v, pr.GetValue(readOnly) ? true : null))],
                 Initiators: pr.GetValue(initiator) ?? [],
                 ChapUser: pr.GetValue(chapUser),
                 ChapSecret: pr.GetValue(chapSecret) ?? (pr.GetValue(chapUser) is null ? null : Environment.GetEnvironmentVariable("CAIRN_CHAP_SECRET")),
@@ -88,9 +89,10 @@ internal static class TargetCommands
         var lunVolume = new Argument<string>("VOLUME") { Description = "Volume, or NAME@SNAP for a read-only LUN" };
         var lunNumber = new Option<int?>("--lun") { Description = "LUN number (default: the lowest free one)" };
         var lunShared = new Option<bool>("--shared") { Description = "The volume is already exported read-write elsewhere and its initiators coordinate" };
-        var lunAdd = new Command("add", "Map one more volume or snapshot as a LUN") { iqn, lunVolume, lunNumber, lunShared };
+        var lunReadOnly = new Option<bool>("--read-only") { Description = "Map the volume read-only: the target refuses writes" };
+        var lunAdd = new Command("add", "Map one more volume or snapshot as a LUN") { iqn, lunVolume, lunNumber, lunShared, lunReadOnly };
         lunAdd.Handle(async (pr, api, ct) => Show(pr, await api.PostAsync($"cairn/v1/targets/{Uri.EscapeDataString(pr.GetValue(iqn)!)}/luns",
-            new AddLunRequest(pr.GetValue(lunVolume), pr.GetValue(lunNumber), pr.GetValue(lunShared) ? true : null), Json.AddLunRequest, Json.TargetDto, ct)));
+            new AddLunRequest(pr.GetValue(lunVolume), pr.GetValue(lunNumber), pr.GetValue(lunShared) ? true : null, pr.GetValue(lunReadOnly) ? true : null), Json.AddLunRequest, Json.TargetDto, ct)));
         var lunArg = new Argument<int>("LUN") { Description = "LUN number to unmap" };
         var lunRemove = new Command("remove", "Unmap a LUN (a target keeps at least one)") { iqn, lunArg };
         lunRemove.Handle(async (pr, api, ct) => Show(pr, await api.DeleteAsync(

@@ -110,4 +110,59 @@ public sealed class AttachTests(BlockStorageHost h) : IClassFixture<BlockStorage
         Assert.Equal("available", await Status(vol));
         Assert.Null(await IscsiTools.CapacityAsync(Host2, IscsiTools.Address(portal, iqn, 0, chap.Item1, chap.Item2)));
     }
+
+    [Fact]
+    public async Task A_read_only_volume_or_an_ro_attachment_is_exported_read_only_and_refuses_writes()
+    {
+        // The volume's read-only flag: the legacy connection answers access_mode ro and the target refuses writes.
+        var vol = await h.CreateVolumeAsync(1);
+        var data = new byte[4096];
+        Random.Shared.NextBytes(data);
+        var rw = await Act(vol, $$$$"""{"os-initialize_connection": {"connector": {"initiator": "{{{{Host1}}}}"}}}""");
+        var d0 = rw.Body!["connection_info"]!["data"]!;
+        Assert.Equal("rw", d0["access_mode"]!.GetValue<string>());
+        using (var s = LibiscsiSession.Open(d0["target_portal"]!.GetValue<string>(), Host1, d0["target_iqn"]!.GetValue<string>(), 0,
+            chap: (d0["auth_username"]!.GetValue<string>(), d0["auth_password"]!.GetValue<string>())))
+            s.Write(0, data);
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, $$$$"""{"os-terminate_connection": {"connector": {"initiator": "{{{{Host1}}}}"}}}""")).Code);
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, """{"os-unreserve": {}}""")).Code);
+        Assert.Equal("available", await Status(vol));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, """{"os-update_readonly_flag": {"readonly": true}}""")).Code);
+        var before = (await h.SendAsync("GET", $"/v3/{P}/volumes/{vol}")).Text;
+        Assert.Equal(HttpStatusCode.BadRequest, (await Act(vol, """{"os-attach": {"instance_uuid": "11111111-2222-3333-4444-555555555555", "mode": "rw"}}""")).Code);
+        Assert.Equal(before, (await h.SendAsync("GET", $"/v3/{P}/volumes/{vol}")).Text);
+
+        var conn = await Act(vol, $$$$"""{"os-initialize_connection": {"connector": {"initiator": "{{{{Host1}}}}"}}}""");
+        Assert.True(conn.Code == HttpStatusCode.OK, conn.Text);
+        var d = conn.Body!["connection_info"]!["data"]!;
+        Assert.Equal("ro", d["access_mode"]!.GetValue<string>());
+        using (var s = LibiscsiSession.Open(d["target_portal"]!.GetValue<string>(), Host1, d["target_iqn"]!.GetValue<string>(), 0,
+            chap: (d["auth_username"]!.GetValue<string>(), d["auth_password"]!.GetValue<string>())))
+        {
+            Assert.Equal(data, s.Read(0, data.Length));
+            var refused = s.TryWrite(0, new byte[4096]);
+            Assert.NotNull(refused);
+            Assert.Contains("DATA PROTECTION", refused, StringComparison.Ordinal);
+            Assert.Equal(data, s.Read(0, data.Length));
+        }
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, """{"os-attach": {"instance_uuid": "11111111-2222-3333-4444-555555555555", "mode": "ro"}}""")).Code);
+        Assert.Equal("in-use", await Status(vol));
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, $$$$"""{"os-terminate_connection": {"connector": {"initiator": "{{{{Host1}}}}"}}}""")).Code);
+        Assert.Equal(HttpStatusCode.Accepted, (await Act(vol, """{"os-detach": {}}""")).Code);
+
+        // An attachment asked for in mode ro (3.54) of a writable volume: the same.
+        var other = await h.CreateVolumeAsync(1);
+        const string v = "volume 3.54";
+        var created = await h.SendAsync("POST", $"/v3/{P}/attachments",
+            $$$$"""{"attachment": {"volume_uuid": "{{{{other}}}}", "mode": "ro", "connector": {"initiator": "{{{{Host2}}}}"}}}""", version: v);
+        Assert.True(created.Code == HttpStatusCode.OK, created.Text);
+        var a = created.Body!["attachment"]!;
+        var ad = a["connection_info"]!["data"]!;
+        Assert.Equal("ro", ad["access_mode"]!.GetValue<string>());
+        using (var s = LibiscsiSession.Open(ad["target_portal"]!.GetValue<string>(), Host2, ad["target_iqn"]!.GetValue<string>(), 0,
+            chap: (ad["auth_username"]!.GetValue<string>(), ad["auth_password"]!.GetValue<string>())))
+            Assert.Contains("DATA PROTECTION", s.TryWrite(0, new byte[4096]) ?? "", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await h.SendAsync("DELETE", $"/v3/{P}/attachments/{a["id"]!.GetValue<string>()}", version: v)).Code);
+    }
 }
