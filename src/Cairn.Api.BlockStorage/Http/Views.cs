@@ -45,7 +45,7 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             ["links"] = Links(c, "volumes", v.Id),
             ["user_id"] = v.Str("user_id"),
             ["bootable"] = v.Flag("bootable") ? "true" : "false",
-            ["encrypted"] = false,
+            ["encrypted"] = v.Flag("encrypted"),
             ["replication_status"] = "disabled",
             ["consistencygroup_id"] = null,
             ["multiattach"] = v.Flag("multiattach"),
