@@ -43,7 +43,14 @@ internal static class ActionsEndpoints
                         ?? throw CinderError.BadRequest("Invalid input for field/attribute readonly. Value: None. None is not of type 'boolean', 'string'");
                     if (vol.Status is not ("available" or "in-use"))
                         throw CinderError.BadRequest($"Invalid volume: Volume status must be available or in-use to update its read-only flag, but is {vol.Status}.");
-                    await w.SetAttributesAsync(vol, a => a["readonly"] = ro, ct);
+                    await w.SetAttributesAsync(vol, a =>
+                    {
+                        a["readonly"] = ro;
+                        // Cinder keeps the flag as admin metadata, which volume views show among the metadata.
+                        var admin = a["admin_metadata"] as JsonObject ?? [];
+                        admin["readonly"] = ro ? "True" : "False";
+                        a["admin_metadata"] = admin;
+                    }, ct);
                     return Results.StatusCode(202);
                 case "os-retype":
                     c.RequireWrite();

@@ -52,7 +52,7 @@ internal static class CatalogEndpoints
             foreach (var (bin, h, up) in new[] { ("cinder-scheduler", o.Host.Split('@')[0], true), ("cinder-volume", o.Host, pools.Has(o.Pool)) })
             {
                 if (binary.Length > 0 && binary != bin) continue;
-                if (host.Length > 0 && host != h) continue;
+                if (host.Length > 0 && host != h && !h.StartsWith(host + "@", StringComparison.Ordinal)) continue; // Cinder: HOST matches HOST@backend too
                 var s = new JsonObject
                 {
                     ["binary"] = bin, ["host"] = h, ["zone"] = o.AvailabilityZone, ["status"] = "enabled", ["state"] = up ? "up" : "down",
