@@ -43,17 +43,27 @@ internal static class ActionsEndpoints
                         ?? throw CinderError.BadRequest("Invalid input for field/attribute readonly. Value: None. None is not of type 'boolean', 'string'");
                     if (vol.Status is not ("available" or "in-use"))
                         throw CinderError.BadRequest($"Invalid volume: Volume status must be available or in-use to update its read-only flag, but is {vol.Status}.");
-                    await w.SetAttributesAsync(vol, a => a["readonly"] = ro, ct);
+                    await w.SetAttributesAsync(vol, a =>
+                    {
+                        a["readonly"] = ro;
+                        // Cinder keeps the flag as admin metadata, which volume views show among the metadata.
+                        var admin = a["admin_metadata"] as JsonObject ?? [];
+                        admin["readonly"] = ro ? "True" : "False";
+                        a["admin_metadata"] = admin;
+                    }, ct);
                     return Results.StatusCode(202);
                 case "os-retype":
                     c.RequireWrite();
                     var newType = CinderBody.Text(o ?? throw CinderError.BadRequest("Invalid input for field/attribute os-retype."), "new_type")
                         ?? throw CinderError.BadRequest("Invalid input for field/attribute new_type. Value: None.");
                     var cat = sp.GetRequiredService<CinderCatalog>();
-                    var t = cat.Find(newType) is { } nt && (nt.IsPublic || c.IsAdmin) ? nt : throw CinderError.NotFound($"Volume type {newType} could not be found.");
+                    var t = cat.Find(newType) is { } nt && nt.VisibleTo(c.IsAdmin, c.Project) ? nt : throw CinderError.NotFound($"Volume type {newType} could not be found.");
                     if (vol.Status is not ("available" or "in-use")) throw CinderError.BadRequest($"Invalid volume: Volume status must be available or in-use to retype, but is {vol.Status}.");
                     if (vol.Flag("multiattach") && !t.Multiattach && vol.Status == "in-use")
                         throw CinderError.BadRequest("Invalid volume: an attached multiattach volume cannot be retyped to a type without multiattach.");
+                    // The data would have to be re-encrypted (or decrypted): Cinder refuses that without a migration, and Cairn has none.
+                    if (vol.Flag("encrypted") != (t.Encryption is not null))
+                        throw CinderError.BadRequest("Invalid input received: Retype cannot change encryption requirements.");
                     // Every type lives in the one pool: a retype changes the record only (no migration to do).
                     await w.SetAttributesAsync(vol, a => { a["volume_type_id"] = t.Id; a["multiattach"] = t.Multiattach; }, ct);
                     return Results.StatusCode(202);

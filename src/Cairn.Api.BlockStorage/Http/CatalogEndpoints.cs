@@ -9,6 +9,7 @@ internal static class CatalogEndpoints
     public static void Map(RouteGroupBuilder g)
     {
         MapTypes(g);
+        TypeAccessEndpoints.Map(g);
         MapQuotas(g);
         g.MapGet("/limits", (HttpContext ctx, CinderCatalog cat, VolumeWorkflows w) =>
         {
@@ -51,7 +52,7 @@ internal static class CatalogEndpoints
             foreach (var (bin, h, up) in new[] { ("cinder-scheduler", o.Host.Split('@')[0], true), ("cinder-volume", o.Host, pools.Has(o.Pool)) })
             {
                 if (binary.Length > 0 && binary != bin) continue;
-                if (host.Length > 0 && host != h) continue;
+                if (host.Length > 0 && host != h && !h.StartsWith(host + "@", StringComparison.Ordinal)) continue; // Cinder: HOST matches HOST@backend too
                 var s = new JsonObject
                 {
                     ["binary"] = bin, ["host"] = h, ["zone"] = o.AvailabilityZone, ["status"] = "enabled", ["state"] = up ? "up" : "down",
@@ -94,6 +95,7 @@ internal static class CatalogEndpoints
             ("os-types-manage", "TypesManage", "Types manage support."),
             ("os-types-extra-specs", "TypesExtraSpecs", "Type extra specs support."),
             ("os-volume-type-access", "VolumeTypeAccess", "Volume type access support."),
+            ("encryption", "VolumeTypeEncryption", "Encryption support for volume types."),
             ("os-volume-manage", "VolumeManage", "Allows existing backend storage to be 'managed' by Cinder."),
             ("os-volume-unmanage", "VolumeUnmanage", "Enable volume unmanage operation."),
         })
@@ -116,9 +118,15 @@ internal static class CatalogEndpoints
             var c = CinderRequest.Of(ctx);
             var q = ctx.Request.Query;
             IEnumerable<VolumeType> types = cat.Types();
-            var pub = q["is_public"].ToString();
-            if (!c.IsAdmin) types = types.Where(t => t.IsPublic);
-            else if (pub.Length > 0 && !pub.Equals("none", StringComparison.OrdinalIgnoreCase)) types = types.Where(t => t.IsPublic == CinderBody.ParseBool(pub, "is_public"));
+            // Cinder's types index: only admins choose with is_public (absent = true, "none" = every type, false = the
+            // private ones); true means the public types and the private ones the caller's project has access to.
+            bool? pub = c.IsAdmin ? IsPublicFilter(q["is_public"]) : true;
+            types = pub switch
+            {
+                null => types,
+                true => types.Where(t => t.IsPublic || t.Projects.Contains(c.Project, StringComparer.Ordinal)),
+                false => types.Where(t => !t.IsPublic),
+            };
             var arr = new JsonArray();
             foreach (var t in types.OrderBy(t => t.Name, StringComparer.Ordinal)) arr.Add(Views.Type(c, t));
             return Views.Json(new JsonObject { ["volume_types"] = arr });
@@ -214,8 +222,21 @@ internal static class CatalogEndpoints
         });
     }
 
-    private static VolumeType RequireType(CinderRequest c, CinderCatalog cat, string id) =>
-        cat.Get(id) is { } t && (t.IsPublic || c.IsAdmin) ? t : throw CinderError.NotFound($"Volume type {id} could not be found.");
+    internal static VolumeType RequireType(CinderRequest c, CinderCatalog cat, string id) =>
+        cat.Get(id) is { } t && t.VisibleTo(c.IsAdmin, c.Project) ? t : throw CinderError.NotFound($"Volume type {id} could not be found.");
+
+    private static bool? IsPublicFilter(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        if (values.Count == 0) return true;
+        var text = values.ToString();
+        if (text.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        return text.Trim().ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" or "y" or "on" or "t" => true,
+            "false" or "0" or "no" or "n" or "off" or "f" => false,
+            _ => throw CinderError.BadRequest($"Invalid is_public filter [{text}]"),
+        };
+    }
 
     private static Dictionary<string, string> Specs(JsonNode? n)
     {

@@ -41,11 +41,11 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             ["volume_type"] = type?.Name,
             ["snapshot_id"] = v.Str("snapshot_id"),
             ["source_volid"] = v.Str("source_volid"),
-            ["metadata"] = VolumeAttrs.Metadata(a).DeepClone(),
+            ["metadata"] = WithVisibleAdminMetadata(a),
             ["links"] = Links(c, "volumes", v.Id),
             ["user_id"] = v.Str("user_id"),
             ["bootable"] = v.Flag("bootable") ? "true" : "false",
-            ["encrypted"] = false,
+            ["encrypted"] = v.Flag("encrypted"),
             ["replication_status"] = "disabled",
             ["consistencygroup_id"] = null,
             ["multiattach"] = v.Flag("multiattach"),
@@ -57,6 +57,7 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             o["os-vol-mig-status-attr:migstat"] = null;
             o["os-vol-mig-status-attr:name_id"] = null;
         }
+        if (c.IsAdmin) o["migration_status"] = null; // Cinder's detail view, for admins (no migrations here)
         if (c.AtLeast(13)) o["group_id"] = null;
         if (c.AtLeast(21) && c.IsAdmin) o["provider_id"] = null;
         if (c.AtLeast(48))
@@ -65,6 +66,16 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             o["shared_targets"] = false;
         }
         return o;
+    }
+
+    // Cinder's add_visible_admin_metadata: the admin metadata keys readonly and attached_mode show among the metadata.
+    private static JsonObject WithVisibleAdminMetadata(JsonObject? a)
+    {
+        var meta = (JsonObject)VolumeAttrs.Metadata(a).DeepClone();
+        if (a?["admin_metadata"] is JsonObject admin)
+            foreach (var key in (string[])["readonly", "attached_mode"])
+                if (admin[key] is JsonValue value) meta[key] = value.DeepClone();
+        return meta;
     }
 
     /// <summary>The one volume service's id (stable: derived from nothing that changes).</summary>

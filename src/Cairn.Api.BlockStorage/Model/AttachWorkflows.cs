@@ -239,7 +239,7 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
             ["auth_method"] = "CHAP",
             ["auth_username"] = user,
             ["auth_password"] = secret,
-            ["encrypted"] = false,
+            ["encrypted"] = v.Flag("encrypted"),
             ["qos_specs"] = null,
             ["access_mode"] = v.Flag("readonly") ? "ro" : mode,
             ["discard"] = true,

@@ -77,12 +77,16 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
                 : $"Invalid input received: Volume size '{size}'GB cannot be smaller than original volume size  {minimum}GB. They must be >= original volume size.");
         var type = req.Type is null
             ? (source is not null ? catalog.Get(source.Str("volume_type_id") ?? "") : snap is not null ? catalog.Get(store.GetVolume(snap.VolumeId)?.Str("volume_type_id") ?? "") : null) ?? catalog.Default()
-            : catalog.Find(req.Type) is { } found && (found.IsPublic || c.IsAdmin) ? found
+            : catalog.Find(req.Type) is { } found && found.VisibleTo(c.IsAdmin, c.Project) ? found
             : throw CinderError.NotFound($"Volume type with name {req.Type} could not be found.");
         var zone = req.Zone ?? options.AvailabilityZone;
         if (zone != options.AvailabilityZone) throw CinderError.BadRequest($"Invalid input received: Availability zone '{zone}' is invalid.");
         if (req.Multiattach && !type.Multiattach)
             throw CinderError.BadRequest("Invalid input received: multiattach is not allowed unless the volume type's extra spec multiattach is '<is> True'.");
+        // Cairn's engine does not encrypt at rest: a back-end encrypted type would be a promise nobody keeps. A
+        // front-end one is the compute host's job (os-brick); the volume says encrypted so nobody attaches it as plain.
+        if (type.Encryption is { ControlLocation: EncryptionSpec.BackEnd })
+            throw CinderError.BadRequest($"Invalid volume type: volume type {type.Id} asks for back-end encryption, which Cairn's storage does not do; use control_location front-end.");
         RequirePool();
 
         var id = Guid.NewGuid();
@@ -99,6 +103,7 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
             ["bootable"] = source?.Flag("bootable") ?? false,
             ["readonly"] = false,
             ["multiattach"] = type.Multiattach,
+            ["encrypted"] = type.Encryption is not null,
             ["metadata"] = req.Metadata.DeepClone(),
         };
         var record = new VolumeRecord(id, c.Project, Cinder.DatasetOf(options.Pool, id), "creating", (long)size * Cinder.GiB, now, now, attrs, Cinder.Module);
