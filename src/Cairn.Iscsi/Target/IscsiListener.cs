@@ -23,6 +23,9 @@ namespace Cairn.Iscsi.Target;
 /// </summary>
 public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
 {
+    /// <summary>How long a connection that ended may take to send what it wrote last.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>Bytes one receive call may take.</summary>
     public const int ReceiveSegment = 256 << 10;
 
@@ -116,8 +119,10 @@ public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
         try
         {
             await _handler.ServeAsync(input.Reader, output.Writer, socket.LocalEndPoint, socket.RemoteEndPoint, id, closed.Token);
-            // The connection completed its pipes: what it wrote is sent before the socket closes.
-            await sending;
+            // The connection completed its pipes: what it wrote is sent before the socket closes, unless the peer stopped
+            // reading (then the close below ends the send).
+            try { await sending.WaitAsync(DrainTimeout); }
+            catch (TimeoutException) { }
         }
         finally
         {
