@@ -7,7 +7,7 @@ namespace Cairn.Cli;
 /// binary replaces itself with it, same arguments (help included), same process id, before parsing anything. It is
 /// found at <c>$CAIRN_SERVER_PROGRAM</c>, else where the repository's Release build puts it
 /// (<c>src/Cairn/bin/Release/net10.0/cairn</c>, relative to this binary in <c>src/Cairn.Cli/bin/native</c>). The
-/// server's GC budget variable is set here, saving the server its own re-exec.
+/// server's runtime variables (<see cref="ServeEnvironment"/>) are set here, saving the server its own re-exec.
 /// </summary>
 internal static partial class CairnCli
 {
@@ -21,8 +21,7 @@ internal static partial class CairnCli
             Console.Error.WriteLine($"error: the server program {program} does not exist: build it (dotnet build -c Release src/Cairn) or set CAIRN_SERVER_PROGRAM");
             return ExitCodes.Error;
         }
-        var gc = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is null;
-        var errno = ProcessExec.Replace(program, [program, .. args], gc ? "DOTNET_GCgen0size" : null, "0x200000");
+        var errno = ProcessExec.Replace(program, [program, .. args], ServeEnvironment.Missing());
         Console.Error.WriteLine($"error: could not start {program} (errno {errno})");
         return ExitCodes.Error;
     }

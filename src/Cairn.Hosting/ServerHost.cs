@@ -70,11 +70,12 @@ public static class ServerHost
             if (httpListener is not null) k.ListenHandle((ulong)httpListener.Handle, lo => HttpsSetup.Configure(lo, options, http));
             else k.Listen(http, lo => HttpsSetup.Configure(lo, options, http));
             if (socket is not null) k.ListenUnixSocket(socket, lo => lo.Protocols = HttpProtocols.Http1);
-            if (iscsiListener is not null) k.ListenIscsi((ulong)iscsiListener.Handle);
-            else k.ListenIscsi(iscsi);
         });
 
         builder.AddCairnIscsi(listen: null, o => o.MaxBufferedWriteBytes = (long)options.IscsiWriteBufferMb << 20);
+        // iSCSI has a listener of its own (IscsiListener), on the socket bound above; Kestrel serves only HTTP.
+        if (iscsiListener is not null) builder.Services.AddCairnIscsiListener(iscsiListener);
+        else builder.Services.AddCairnIscsiListener(iscsi);
         builder.Services.AddOptions<IscsiTargetOptions>().Validate(o => o.Validate() is null, "invalid iSCSI target options").ValidateOnStart();
         builder.Services.AddCairn(options, data, new ServerSocket(socket, socketWarning), dataLock);
         configure?.Invoke(builder);

@@ -60,8 +60,12 @@ public sealed class GettingStartedTests
         await using (server)
         {
             await server.WaitHealthyAsync(new Uri($"http://127.0.0.1:{http}"));
-            // The server re-executes itself once (GC budget); the kernel names it after what it executed.
+            // The server re-executes itself once (its runtime settings); the kernel names it after what it executed.
             Assert.Equal("cairn", Comm(server.Id));
+            var environ = File.ReadAllText($"/proc/{server.Id}/environ").Split('\0');
+            Assert.Contains("DOTNET_GCgen0size=0x200000", environ);
+            Assert.Contains("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1", environ);
+            Assert.Contains("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0", environ);
             Assert.True(await server.WaitForLogAsync("cairn serving:"), server.Log);
             var banner = server.Log.Split('\n').First(l => l.Contains("cairn serving:", StringComparison.Ordinal));
             Assert.Contains($"http 127.0.0.1:{http}", banner);

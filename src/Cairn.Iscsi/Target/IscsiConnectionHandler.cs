@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Hosting;
@@ -38,14 +39,24 @@ public sealed class IscsiConnectionHandler : ConnectionHandler
     }
 
     /// <inheritdoc/>
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    public override Task OnConnectedAsync(ConnectionContext connection) =>
+        ServeAsync(connection.Transport.Input, connection.Transport.Output, connection.LocalEndPoint, connection.RemoteEndPoint,
+            connection.ConnectionId, connection.ConnectionClosed);
+
+    /// <summary>Serves one connection over its pipes until it ends; completes both pipes.</summary>
+    public async Task ServeAsync(PipeReader input, PipeWriter output, EndPoint? local, EndPoint? remote, string connectionId, CancellationToken closed)
     {
-        var conn = new IscsiConnection(connection.Transport.Input, connection.Transport.Output, _registry, _options.Value,
-            FormatPortal(connection.LocalEndPoint), connection.ConnectionId, _logger,
-            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString(), _writeBuffers);
+        var conn = new IscsiConnection(input, output, _registry, _options.Value, FormatPortal(local), connectionId, _logger,
+            (remote as IPEndPoint)?.Address.ToString(), _writeBuffers);
         _live[conn] = 0;
-        try { await conn.RunAsync(connection.ConnectionClosed); }
+        try { await conn.RunAsync(closed); }
         finally { _live.TryRemove(conn, out _); }
+    }
+
+    /// <summary>Asks every connection to end (logged-in sessions are asked to log out first).</summary>
+    public void EndAll()
+    {
+        foreach (var c in _live.Keys) c.End(SessionEndReason.Shutdown);
     }
 
     /// <summary>TargetAddress form of an endpoint (RFC 7143 §13.8): <c>a.b.c.d:port</c> or <c>[v6]:port</c>.</summary>

@@ -12,12 +12,12 @@ using Microsoft.Extensions.Options;
 
 namespace Cairn.Iscsi.Target;
 
-/// <summary>DI and Kestrel wiring for the iSCSI target.</summary>
+/// <summary>DI wiring for the iSCSI target and its listener.</summary>
 public static class IscsiHostingExtensions
 {
     /// <summary>
     /// Registers the <see cref="TargetRegistry"/> (singleton), <see cref="IscsiTargetOptions"/> and the connection handler.
-    /// Listening is separate: <see cref="ListenIscsi(KestrelServerOptions, IPEndPoint)"/> or the builder overload.
+    /// Listening is separate: <see cref="AddCairnIscsiListener(IServiceCollection, IPEndPoint)"/> or the builder overload.
     /// </summary>
     public static IServiceCollection AddCairnIscsi(this IServiceCollection services, Action<IscsiTargetOptions>? configure = null)
     {
@@ -32,42 +32,33 @@ public static class IscsiHostingExtensions
     }
 
     /// <summary>
-    /// Registers the iSCSI target and, when <paramref name="listen"/> is given, makes Kestrel listen for iSCSI there
-    /// (next to whatever HTTP endpoints the app has). Sessions are asked to log out when the host stops.
+    /// Registers the iSCSI target and, when <paramref name="listen"/> is given, its listener there
+    /// (<see cref="AddCairnIscsiListener(IServiceCollection, IPEndPoint)"/>). Sessions are asked to log out when the host stops.
     /// </summary>
     public static IHostApplicationBuilder AddCairnIscsi(this IHostApplicationBuilder builder, IPEndPoint? listen, Action<IscsiTargetOptions>? configure = null)
     {
         builder.Services.AddCairnIscsi(configure);
-        if (listen is not null)
-            builder.Services.Configure<KestrelServerOptions>(k => k.ListenIscsi(listen));
+        if (listen is not null) builder.Services.AddCairnIscsiListener(listen);
         builder.Services.AddHostedService<IscsiShutdown>();
         return builder;
     }
 
-    /// <summary>Adds an iSCSI listener on <paramref name="endpoint"/> (port 0 picks a free port; read it back from the returned options).</summary>
-    public static ListenOptions ListenIscsi(this KestrelServerOptions kestrel, IPEndPoint endpoint)
-    {
-        ListenOptions? result = null;
-        kestrel.Listen(endpoint, l =>
-        {
-            l.Protocols = HttpProtocols.None;
-            l.UseConnectionHandler<IscsiConnectionHandler>();
-            result = l;
-        });
-        return result!;
-    }
+    /// <summary>
+    /// Listens for iSCSI on <paramref name="endpoint"/> while the host runs (port 0 picks a free port: read it from
+    /// the <see cref="IscsiListener"/> service once the host started).
+    /// </summary>
+    public static IServiceCollection AddCairnIscsiListener(this IServiceCollection services, IPEndPoint endpoint) =>
+        services.AddListener(sp => new IscsiListener(endpoint, sp.GetRequiredService<IscsiConnectionHandler>(), sp.GetRequiredService<ILogger<IscsiListener>>()));
 
-    /// <summary>Adds an iSCSI listener on a socket already bound and listening (its file descriptor; the caller closes it after the server stopped).</summary>
-    public static ListenOptions ListenIscsi(this KestrelServerOptions kestrel, ulong socketHandle)
+    /// <summary>Serves iSCSI on a socket already bound and listening; the caller closes it after the host stopped.</summary>
+    public static IServiceCollection AddCairnIscsiListener(this IServiceCollection services, System.Net.Sockets.Socket listening) =>
+        services.AddListener(sp => new IscsiListener(listening, ownsSocket: false, sp.GetRequiredService<IscsiConnectionHandler>(), sp.GetRequiredService<ILogger<IscsiListener>>()));
+
+    private static IServiceCollection AddListener(this IServiceCollection services, Func<IServiceProvider, IscsiListener> make)
     {
-        ListenOptions? result = null;
-        kestrel.ListenHandle(socketHandle, l =>
-        {
-            l.Protocols = HttpProtocols.None;
-            l.UseConnectionHandler<IscsiConnectionHandler>();
-            result = l;
-        });
-        return result!;
+        services.AddSingleton(make);
+        services.AddHostedService(sp => sp.GetRequiredService<IscsiListener>());
+        return services;
     }
 
     /// <summary>Parses <c>ip:port</c> or <c>[v6]:port</c> (the server's <c>--iscsi 127.0.0.1:3260</c>); default port 3260.</summary>

@@ -4,17 +4,18 @@ using System.Text;
 namespace Cairn.Cli;
 
 /// <summary>
-/// Replaces this process with a program (execve): same process id, the given arguments, this environment plus one
-/// variable. Used by the server to re-execute itself with its GC budget, and by the native CLI to become the server.
+/// Replaces this process with a program (execve): same process id, the given arguments, this environment plus the
+/// given variables. Used by the server to re-execute itself with its runtime settings (<see cref="ServeEnvironment"/>),
+/// and by the native CLI to become the server.
 /// </summary>
 internal static partial class ProcessExec
 {
     /// <summary>Returns only when the exec failed, with errno.</summary>
-    public static int Replace(string program, IReadOnlyList<string> argv, string? variable = null, string? value = null)
+    public static int Replace(string program, IReadOnlyList<string> argv, IReadOnlyList<(string Name, string Value)> variables)
     {
         var env = new List<string>();
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables()) env.Add($"{e.Key}={e.Value}");
-        if (variable is not null) env.Add($"{variable}={value}");
+        foreach (var (name, value) in variables) env.Add($"{name}={value}");
         var args = ToNative(argv);
         var envp = ToNative(env);
         try

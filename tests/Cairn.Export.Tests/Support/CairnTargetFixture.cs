@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Cairn.Export.Tests.Support;
@@ -18,7 +19,7 @@ public sealed class CairnTargetFixture : IAsyncLifetime
 {
     public const string PoolName = "emb";
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "cairn-export-tests", Guid.NewGuid().ToString("N"));
-    private WebApplication? _app;
+    private IHost? _app;
     private EmbeddedEngine? _engine;
 
     public CapturingLogger<CairnTargetFixture> Log { get; } = new();
@@ -32,17 +33,16 @@ public sealed class CairnTargetFixture : IAsyncLifetime
         Router.Bind(PoolName, _engine);
         await Router.AttachPoolAsync(PoolName);
 
-        var b = WebApplication.CreateSlimBuilder();
+        var b = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         b.Logging.ClearProviders();
         b.Logging.SetMinimumLevel(LogLevel.Trace);
         b.Services.AddSingleton<ILoggerProvider>(_ => new CapturingProvider<CairnTargetFixture>(Log)); // the host's container disposes it
         b.Services.AddCairnIscsi();
-        ListenOptions? listen = null;
-        b.WebHost.ConfigureKestrel(k => listen = k.ListenIscsi(new IPEndPoint(IPAddress.Loopback, 0)));
+        b.Services.AddCairnIscsiListener(new IPEndPoint(IPAddress.Loopback, 0));
         _app = b.Build();
         await _app.StartAsync();
         Registry = _app.Services.GetRequiredService<TargetRegistry>();
-        Portal = $"127.0.0.1:{((IPEndPoint)listen!.EndPoint).Port}";
+        Portal = $"127.0.0.1:{_app.Services.GetRequiredService<IscsiListener>().LocalEndPoint.Port}";
     }
 
     public async ValueTask DisposeAsync()
@@ -51,7 +51,7 @@ public sealed class CairnTargetFixture : IAsyncLifetime
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await _app.StopAsync(cts.Token);
-            await _app.DisposeAsync();
+            _app.Dispose();
         }
         Router.Dispose();
         _engine?.Dispose();

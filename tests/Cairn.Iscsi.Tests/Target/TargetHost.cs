@@ -17,9 +17,9 @@ internal sealed class TargetHost : IAsyncDisposable
     public const string Initiator1 = "iqn.2026-11.io.cairn:init1";
     public const string Initiator2 = "iqn.2026-11.io.cairn:init2";
 
-    private readonly WebApplication _app;
+    private readonly IHost _app;
 
-    private TargetHost(WebApplication app, TargetRegistry registry, int port)
+    private TargetHost(IHost app, TargetRegistry registry, int port)
     {
         _app = app;
         Registry = registry;
@@ -35,17 +35,16 @@ internal sealed class TargetHost : IAsyncDisposable
     public static async Task<TargetHost> StartAsync(Action<IscsiTargetOptions>? configure = null, bool addDefaultTarget = true, TimeSpan? shutdownTimeout = null,
         ILoggerProvider? logs = null)
     {
-        var b = WebApplication.CreateSlimBuilder();
+        var b = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         b.Logging.ClearProviders();
         if (logs is not null) b.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
         if (shutdownTimeout is { } timeout) b.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
         b.Services.AddCairnIscsi(configure);
-        ListenOptions? lo = null;
-        b.WebHost.ConfigureKestrel(k => lo = k.ListenIscsi(new IPEndPoint(IPAddress.Loopback, 0)));
+        b.Services.AddCairnIscsiListener(new IPEndPoint(IPAddress.Loopback, 0));
         var app = b.Build();
         await app.StartAsync(TestContext.Current.CancellationToken);
         var registry = app.Services.GetRequiredService<TargetRegistry>();
-        var host = new TargetHost(app, registry, ((IPEndPoint)lo!.EndPoint).Port);
+        var host = new TargetHost(app, registry, app.Services.GetRequiredService<IscsiListener>().LocalEndPoint.Port);
         if (addDefaultTarget)
             registry.AddOrUpdate(new IscsiTarget
             {
@@ -63,13 +62,13 @@ internal sealed class TargetHost : IAsyncDisposable
     public async Task StopWithoutTimeoutAsync()
     {
         await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
+        _app.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await _app.StopAsync(cts.Token);
-        await _app.DisposeAsync();
+        _app.Dispose();
     }
 }
