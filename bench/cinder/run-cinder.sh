@@ -31,6 +31,8 @@ mkdir -p "$dir/rabbit/mnesia" "$dir/rabbit/log"
 echo "listeners.tcp.1 = 127.0.0.1:$amqp" > "$dir/rabbit/rabbitmq.conf"
 echo "[]." > "$dir/rabbit/advanced.config"
 echo "[]." > "$dir/rabbit/plugins"
+# Debian's rabbitmq-server drops to the rabbitmq user when started as root.
+if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then chmod 755 "$dir"; chown -R rabbitmq "$dir/rabbit"; fi
 env HOME="$dir/rabbit" ERL_EPMD_PORT=$epmd ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=cbench@localhost \
   RABBITMQ_DIST_PORT=$dist RABBITMQ_CONFIG_FILE="$dir/rabbit/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$dir/rabbit/advanced.config" \
   RABBITMQ_MNESIA_BASE="$dir/rabbit/mnesia" RABBITMQ_LOG_BASE="$dir/rabbit/log" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/rabbit/plugins" \
