@@ -20,8 +20,13 @@ cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
   sleep 1
   for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-  # rabbitmq's own epmd on our port (started by the broker, not a daemon of anyone else)
-  ERL_EPMD_PORT=$epmd epmd -kill >/dev/null 2>&1 || true
+  # The broker's beam.smp and its epmd run under su as rabbitmq (not children of this shell): found by the state dir
+  # in their environment, which only this run's processes have.
+  for e in /proc/[0-9]*/environ; do
+    if tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "RABBITMQ_MNESIA_BASE=$dir/rabbit/mnesia"; then
+      p=${e#/proc/}; kill "${p%/environ}" 2>/dev/null || true
+    fi
+  done
   echo "logs kept in $dir"
 }
 trap cleanup EXIT INT TERM
