@@ -10,6 +10,9 @@ internal sealed class ServerProcess : IDisposable
     public int IscsiPort { get; }
     public string DataDir { get; }
 
+    /// <summary>The server's process id (for /proc/PID/status).</summary>
+    public int Pid => _server.Id;
+
     public static string CairnDll => CairnServer.CairnDll;
 
     /// <summary>Pools every bench server declares (names the benches use).</summary>

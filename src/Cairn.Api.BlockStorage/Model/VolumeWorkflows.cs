@@ -107,8 +107,18 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
             ["metadata"] = req.Metadata.DeepClone(),
         };
         var record = new VolumeRecord(id, c.Project, Cinder.DatasetOf(options.Pool, id), "creating", (long)size * Cinder.GiB, now, now, attrs, Cinder.Module);
-        // The quota check and the creating record in one step per project, so that concurrent creates cannot both pass.
-        using (await _locks.AcquireAsync("quota:" + c.Project, ct))
+        // The quota check and the creating record in one step per project, so that concurrent creates cannot both pass;
+        // under limits that need no usage (unlimited, or only per_volume_gigabytes) creates neither scan the project
+        // nor queue behind each other's commits.
+        if (NeedsUsage(catalog.Quota(c.Project), volumes: 1, snapshots: 0, gigabytes: size))
+        {
+            using (await _locks.AcquireAsync("quota:" + c.Project, ct))
+            {
+                CheckQuota(c.Project, volumes: 1, snapshots: 0, gigabytes: size);
+                await store.WriteAsync(w => w.Put(record), ct);
+            }
+        }
+        else
         {
             CheckQuota(c.Project, volumes: 1, snapshots: 0, gigabytes: size);
             await store.WriteAsync(w => w.Put(record), ct);
@@ -177,7 +187,8 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
     public void CheckQuota(string project, int volumes, int snapshots, int gigabytes)
     {
         var q = catalog.Quota(project);
-        var used = Usage(project);
+        // The project's usage (a scan of its volumes and snapshots) only when a limit it counts against applies.
+        var used = NeedsUsage(q, volumes, snapshots, gigabytes) ? Usage(project) : default;
         if (volumes > 0 && q[QuotaResources.Volumes] >= 0 && used.Volumes + volumes > q[QuotaResources.Volumes])
             throw CinderError.OverLimit($"VolumeLimitExceeded: Maximum number of volumes allowed ({q[QuotaResources.Volumes]}) exceeded for quota 'volumes'.");
         if (snapshots > 0 && q[QuotaResources.Snapshots] >= 0 && used.Snapshots + snapshots > q[QuotaResources.Snapshots])
@@ -187,6 +198,11 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
         if (gigabytes > 0 && q["per_volume_gigabytes"] >= 0 && gigabytes > q["per_volume_gigabytes"] && volumes > 0)
             throw CinderError.OverLimit($"VolumeSizeExceedsLimit: Requested volume size {gigabytes}G is larger than maximum allowed limit {q["per_volume_gigabytes"]}G.");
     }
+
+    /// <summary>Whether a change of these amounts counts against a limit of <paramref name="q"/> that needs the project's usage.</summary>
+    private static bool NeedsUsage(IReadOnlyDictionary<string, int> q, int volumes, int snapshots, int gigabytes) =>
+        (volumes > 0 && q[QuotaResources.Volumes] >= 0) || (snapshots > 0 && q[QuotaResources.Snapshots] >= 0) ||
+        (gigabytes > 0 && q[QuotaResources.Gigabytes] >= 0);
 
     // ---------------------------------------------------------------- update, metadata, flags
 

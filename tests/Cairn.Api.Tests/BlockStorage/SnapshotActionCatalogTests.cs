@@ -167,6 +167,25 @@ public sealed class SnapshotActionCatalogTests(BlockStorageHost h) : IClassFixtu
     }
 
     [Fact]
+    public async Task Unlimited_quotas_still_refuse_over_per_volume_gigabytes_and_count_what_was_made()
+    {
+        const string q = "eeee1111ffff2222aaaa3333bbbb4444";
+        var tok = "admin:" + q;
+        Assert.Equal(HttpStatusCode.OK, (await h.SendAsync("PUT", $"/v3/{q}/os-quota-sets/{q}", """{"quota_set": {"volumes": -1, "gigabytes": -1, "per_volume_gigabytes": 2}}""", tok)).Code);
+        // Past the default of 10 volumes: creates under unlimited quotas skip the usage count.
+        for (int i = 0; i < 11; i++) await h.CreateVolumeAsync(1, token: tok, project: q);
+        var big = await h.SendAsync("POST", $"/v3/{q}/volumes", """{"volume": {"size": 3}}""", tok);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.Code);
+        Assert.Contains("VolumeSizeExceedsLimit", (string?)big.Body!["overLimit"]!["message"], StringComparison.Ordinal);
+        var usage = (await h.SendAsync("GET", $"/v3/{q}/os-quota-sets/{q}?usage=True", token: tok)).Body!["quota_set"]!;
+        Assert.Equal(11, usage["volumes"]!["in_use"]!.GetValue<int>());
+        // A limit set afterwards counts the volumes made while unlimited.
+        Assert.Equal(HttpStatusCode.OK, (await h.SendAsync("PUT", $"/v3/{q}/os-quota-sets/{q}", """{"quota_set": {"volumes": 11}}""", tok)).Code);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await h.SendAsync("POST", $"/v3/{q}/volumes", """{"volume": {"size": 1}}""", tok)).Code);
+        Assert.Equal(11, (await h.SendAsync("GET", $"/v3/{q}/volumes", token: tok)).Body!["volumes"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task Zones_services_and_extensions()
     {
         var az = await h.SendAsync("GET", $"/v3/{P}/os-availability-zone");
