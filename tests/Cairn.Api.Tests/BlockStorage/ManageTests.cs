@@ -239,12 +239,48 @@ public sealed class ManageTests(BlockStorageHost h) : IClassFixture<BlockStorage
         Assert.Equal(all.Order(StringComparer.Ordinal), all);
         Assert.Contains(a.Name, all);
         Assert.Contains(b.Name, all);
-        var first = all.IndexOf(a.Name);
-        var marker = Uri.EscapeDataString($$"""{"source-name": "{{a.Name}}"}""");
+        var marker = Uri.EscapeDataString($$"""{"source-name": "{{all[0]}}"}""");
         var page = (await h.SendAsync("GET", q + $"&limit=1&marker={marker}", version: "volume 3.8")).Body!["manageable-volumes"]!.AsArray();
-        Assert.Single(page);
-        if (first + 1 < all.Count) Assert.Equal(all[first + 1], page[0]!["reference"]!["source-name"]!.GetValue<string>());
+        Assert.Equal(all[1], Assert.Single(page)!["reference"]!["source-name"]!.GetValue<string>());
+        var skipped = (await h.SendAsync("GET", q + $"&limit=1&offset=1", version: "volume 3.8")).Body!["manageable-volumes"]!.AsArray();
+        Assert.Equal(all[1], Assert.Single(skipped)!["reference"]!["source-name"]!.GetValue<string>());
         var bad = await h.SendAsync("GET", q + "&marker=nope", version: "volume 3.8");
         Assert.Equal(HttpStatusCode.BadRequest, bad.Code);
+    }
+
+    /// <summary>Runs the real <c>cinder</c> (python-cinderclient) with its noauth plugin against the server.</summary>
+    private async Task<string> CinderAsync(params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("cinder") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", P,
+            "--os-endpoint", new Uri(h.Url, "/v3").ToString().TrimEnd('/'), "--os-volume-api-version", "3.8" }.Concat(args))
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("cinder did not start");
+        var stdout = p.StandardOutput.ReadToEndAsync(Ct);
+        var stderr = p.StandardError.ReadToEndAsync(Ct);
+        await p.WaitForExitAsync(Ct);
+        Assert.True(p.ExitCode == 0, $"cinder {string.Join(' ', args)}: exit {p.ExitCode}\n{await stdout}\n{await stderr}");
+        return await stdout;
+    }
+
+    [Fact]
+    public async Task The_cinder_client_lists_manages_and_unmanages()
+    {
+        var (name, _) = await ImportAsync(1 << 20);
+        var list = await CinderAsync("manageable-list", Host);
+        var row = list.Split('\n').Single(l => l.Contains(name, StringComparison.Ordinal));
+        Assert.Contains("True", row, StringComparison.Ordinal); // safe to manage
+        var shown = await CinderAsync("manage", "--name", "from-cinder", Host, name);
+        var id = Store.FindVolume($"tank/{name}")!.Id.ToString();
+        Assert.Equal(Modules.BlockStorage, Store.FindVolume($"tank/{name}")!.Module);
+        Assert.Contains(id, shown, StringComparison.Ordinal);
+        Assert.Contains("from-cinder", shown, StringComparison.Ordinal);
+        var after = await CinderAsync("manageable-list", "--detailed", "True", Host);
+        var managedRow = after.Split('\n').Single(l => l.Contains(name, StringComparison.Ordinal));
+        Assert.Contains("already managed", managedRow, StringComparison.Ordinal);
+        Assert.Contains(id, managedRow, StringComparison.Ordinal);
+        await CinderAsync("unmanage", id);
+        Assert.Equal(Modules.Admin, Store.FindVolume($"tank/{name}")!.Module);
+        Assert.Equal(HttpStatusCode.NotFound, (await h.SendAsync("GET", $"/v3/{P}/volumes/{id}")).Code);
     }
 }
