@@ -24,6 +24,7 @@ public static class BlockStorageApi
         s.AddSingleton<CinderCatalog>();
         s.AddSingleton<VolumeWorkflows>();
         s.AddSingleton<AttachWorkflows>();
+        s.AddSingleton<ManageWorkflows>();
         s.AddSingleton<Views>();
         s.AddSingleton<IRecordReconciler, BlockStorageRecordReconciler>();
         // Until the identity module registers its validator: no token is valid (401), never an open API.
@@ -55,6 +56,7 @@ public static class BlockStorageApi
             SnapshotsEndpoints.Map(g);
             CatalogEndpoints.Map(g);
             AttachEndpoints.Map(g);
+            ManageEndpoints.Map(g);
         }
         return app;
     }

@@ -169,7 +169,7 @@ public sealed class CairnOptions
     /// <summary>Settings that <c>cairn serve</c> also takes as options (<c>TlsCert</c> is <c>--tls-cert</c>).</summary>
     private static readonly HashSet<string> CommandLine = new(StringComparer.Ordinal)
     {
-        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools", "Auth", "PublicUrl",
+        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools", "Auth", "PublicUrl", "BlockStoragePool",
     };
 
     /// <summary>Checks everything that can be checked before opening anything; each error names its setting.</summary>

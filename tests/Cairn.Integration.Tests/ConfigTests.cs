@@ -47,6 +47,7 @@ public sealed class ConfigTests
     [InlineData("http-busy", "--http (CAIRN_HTTP): 127.0.0.1:")]
     [InlineData("tls", "--tls-cert (CAIRN_TLS_CERT): ")]
     [InlineData("pools", "--pools (CAIRN_POOLS): 'tank:nosuch' names engine 'nosuch'")]
+    [InlineData("block-storage-pool", "--block-storage-pool (CAIRN_BLOCK_STORAGE_POOL): 'a/b' is not a pool name")]
     public async Task A_failed_start_is_one_line_naming_the_setting_and_writes_nothing(string kind, string expected)
     {
         var dir = TempDir.Create("cairn-fail");
@@ -72,6 +73,7 @@ public sealed class ConfigTests
             case "iscsi-busy": iscsi = busyPort; expected += $"{busyPort} is already in use"; break;
             case "http-busy": http = busyPort; expected += $"{busyPort} is already in use"; break;
             case "pools": args.AddRange(["--pools", "tank:nosuch"]); break;
+            case "block-storage-pool": args.AddRange(["--block-storage-pool", "a/b"]); break;
             case "tls":
                 var pem = Path.Combine(dir, "junk.pem");
                 await File.WriteAllTextAsync(pem, "not a certificate", TestContext.Current.CancellationToken);

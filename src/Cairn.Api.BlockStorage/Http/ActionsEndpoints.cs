@@ -67,6 +67,10 @@ internal static class ActionsEndpoints
                     // Every type lives in the one pool: a retype changes the record only (no migration to do).
                     await w.SetAttributesAsync(vol, a => { a["volume_type_id"] = t.Id; a["multiattach"] = t.Multiattach; }, ct);
                     return Results.StatusCode(202);
+                case "os-unmanage":
+                    c.RequireAdmin();
+                    await sp.GetRequiredService<ManageWorkflows>().UnmanageAsync(c, vol, ct);
+                    return Results.StatusCode(202);
                 case "os-set_bootable":
                     c.RequireWrite();
                     var boot = CinderBody.Bool((o ?? throw CinderError.BadRequest("Invalid input for field/attribute os-set_bootable."))["bootable"], "bootable")

@@ -183,6 +183,9 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
         }
     }
 
+    /// <summary>The lock a quota check and the write it allows hold together (one per project).</summary>
+    public ValueTask<KeyedLock.Releaser> QuotaLockAsync(string project, CancellationToken ct) => _locks.AcquireAsync("quota:" + project, ct);
+
     /// <summary>Refuses a change that would take a project over its limits (413, Cinder's messages).</summary>
     public void CheckQuota(string project, int volumes, int snapshots, int gigabytes)
     {
