@@ -21,7 +21,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "zfs-clones": return ZfsClonesBench.Run(rest);
     case "store": return StoreBench.Run(rest);
     case "startup": return StartupBench.Run(rest);
+    case "archive": return ArchiveBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|qemu|zfs-clones|store|startup> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|qemu|zfs-clones|store|startup|archive> [options]");
         return 2;
 }
