@@ -22,7 +22,8 @@ switch (args.Length > 0 ? args[0] : "")
     case "store": return StoreBench.Run(rest);
     case "startup": return StartupBench.Run(rest);
     case "blockstorage": return BlockStorageBench.Run(rest);
+    case "archive": return ArchiveBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|qemu|zfs-clones|store|startup|blockstorage> [options]");
+        Console.Error.WriteLine("usage: Cairn.Bench <clones|io|api-clones|import|lun|lun-zfs|iscsi|qemu|zfs-clones|store|startup|blockstorage|archive> [options]");
         return 2;
 }

@@ -1,0 +1,236 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cairn.Core.Storage;
+
+namespace Cairn.Archive;
+
+/// <summary>How the tar stream is compressed.</summary>
+public enum ArchiveCompression
+{
+    /// <summary>gzip (the default; what the original and every tool read).</summary>
+    Gzip,
+    /// <summary>A plain tar.</summary>
+    None,
+}
+
+/// <summary>Export options.</summary>
+public sealed record ArchiveWriteOptions
+{
+    public ArchiveCompression Compression { get; init; } = ArchiveCompression.Gzip;
+
+    /// <summary>zlib level, 1–9; gzip's default is 6.</summary>
+    public int Level { get; init; } = 6;
+
+    /// <summary>Bytes of tar stream per independently compressed gzip member.</summary>
+    public int ChunkSize { get; init; } = 1 << 20;
+
+    /// <summary>Compression workers; by default one per core.</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Modification time recorded in the tar headers.</summary>
+    public DateTimeOffset? Time { get; init; }
+}
+
+/// <summary>Progress of an export or import: image bytes done of the total.</summary>
+public readonly record struct ArchiveProgress(long Done, long Total);
+
+/// <summary>What an export wrote.</summary>
+public sealed record ArchiveWriteResult(string Path, string ImageDigest, long ImageSize, long DataBytes, long ArchiveBytes);
+
+/// <summary>
+/// Writes a StarlingX archive: a gzip-compressed tar holding <c>volume-&lt;uuid&gt;.meta</c> first, then
+/// <c>volume-&lt;uuid&gt;.vol</c> as a pax sparse member (GNU sparse format 1.0). See docs/archive.md.
+/// </summary>
+public static class ArchiveWriter
+{
+    private const int HoleGranularity = 64 << 10;
+
+    /// <summary>
+    /// Writes the archive of <paramref name="source"/> to <paramref name="directory"/>/<paramref name="fileName"/>
+    /// through a temp file in the same directory, fsynced and renamed; the final name never holds a partial archive and
+    /// the temp file is removed on any failure or cancellation. <paramref name="meta"/> is the original's meta JSON
+    /// (<c>version: 1</c> and the volume's fields); a <c>cairn</c> object with the image digest and size is added.
+    /// The source must not change while this runs (export a snapshot).
+    /// </summary>
+    public static async Task<ArchiveWriteResult> WriteAsync(IImageSource source, Guid volumeId, JsonObject meta,
+        string directory, string fileName, ArchiveWriteOptions? options = null, IProgress<ArchiveProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        options ??= new ArchiveWriteOptions();
+        if (options.Level is < 1 or > 9) throw new ArgumentOutOfRangeException(nameof(options), "level must be 1-9");
+        var final = BackupDirectory.PathOf(directory, fileName);
+        if (File.Exists(final) || Directory.Exists(final))
+            throw new ArchiveException(ArchiveError.BadFileName, $"archive {fileName} exists already");
+        var temp = Path.Combine(directory, $".{fileName}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            long archiveBytes, dataBytes;
+            string digest;
+            var size = source.Size;
+            await using (var file = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
+            }))
+            {
+                // Pass 1: which blocks hold non-zero data (the sparse map must precede the data) and the digest.
+                var (segments, d) = await Task.Run(() => Scan(source, ct), ct);
+                digest = d;
+                dataBytes = segments.Sum(s => s.Length);
+                var m = (JsonObject)meta.DeepClone();
+                m["cairn"] = new JsonObject { ["image_digest"] = digest, ["size"] = size };
+                var metaBytes = Encoding.UTF8.GetBytes(m.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+                var mtime = (options.Time ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
+                await using var gz = new ParallelGzipWriter(file, options.Compression, options.ChunkSize,
+                    Math.Max(1, options.Workers), options.Level);
+                var header = new byte[Tar.Block];
+                // Member 1: the meta.
+                Tar.WriteHeader(header, ArchiveNames.MetaMember(volumeId), metaBytes.Length, '0', mtime);
+                await gz.WriteAsync(header, ct);
+                await WritePaddedAsync(gz, metaBytes, ct);
+                // Member 2: the image, pax sparse 1.0.
+                await WriteSparseImageAsync(gz, source, volumeId, size, segments, mtime, progress, ct);
+                // End of archive: two zero blocks.
+                await gz.WriteAsync(new byte[2 * Tar.Block], ct);
+                await gz.CompleteAsync(ct);
+                await file.FlushAsync(ct);
+                // fsync before the rename: the final name must never point at data still in the page cache.
+                await Task.Run(() => file.Flush(flushToDisk: true), ct);
+                archiveBytes = file.Length;
+            }
+            ct.ThrowIfCancellationRequested();
+            File.Move(temp, final, overwrite: false);
+            DirectorySync.Fsync(directory);
+            return new ArchiveWriteResult(final, digest, size, dataBytes, archiveBytes);
+        }
+        catch
+        {
+            try { File.Delete(temp); }
+            catch (IOException) { } // the original failure is what the caller must see
+            throw;
+        }
+    }
+
+    private static async ValueTask WritePaddedAsync(ParallelGzipWriter gz, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        await gz.WriteAsync(data, ct);
+        var pad = (int)Tar.Padding(data.Length);
+        if (pad > 0) await gz.WriteAsync(new byte[pad], ct);
+    }
+
+    // GNU tar's pax sparse format 1.0 (tar manual, "Storing Sparse Files", §format 1.0): an 'x' header with
+    // GNU.sparse.major=1, minor=0, name and realsize; then a ustar member whose data starts with the map (decimal
+    // lines: the count, then offset and size of each region, padded to 512) followed by the regions' bytes.
+    private static async ValueTask WriteSparseImageAsync(ParallelGzipWriter gz, IImageSource source, Guid volumeId,
+        long size, List<ByteRange> segments, long mtime, IProgress<ArchiveProgress>? progress, CancellationToken ct)
+    {
+        var name = ArchiveNames.ImageMember(volumeId);
+        // A file that ends in a hole gets a last empty region at its end, as GNU tar writes it.
+        var map = new List<ByteRange>(segments);
+        if (map.Count == 0 || map[^1].End < size) map.Add(new ByteRange(size, 0));
+        var mapText = new StringBuilder();
+        mapText.Append(map.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var s in map)
+            mapText.Append(s.Offset.ToString(CultureInfo.InvariantCulture)).Append('\n')
+                .Append(s.Length.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        var mapBytes = Encoding.ASCII.GetBytes(mapText.ToString());
+        var mapLen = mapBytes.Length + Tar.Padding(mapBytes.Length);
+        var stored = mapLen + map.Sum(s => s.Length);
+
+        var pax = new StringBuilder();
+        Tar.AppendPaxRecord(pax, "GNU.sparse.major", "1");
+        Tar.AppendPaxRecord(pax, "GNU.sparse.minor", "0");
+        Tar.AppendPaxRecord(pax, "GNU.sparse.name", name);
+        Tar.AppendPaxRecord(pax, "GNU.sparse.realsize", size.ToString(CultureInfo.InvariantCulture));
+        if (stored > Tar.MaxOctal11) Tar.AppendPaxRecord(pax, "size", stored.ToString(CultureInfo.InvariantCulture));
+        var paxBytes = Encoding.UTF8.GetBytes(pax.ToString());
+        var header = new byte[Tar.Block];
+        Tar.WriteHeader(header, "./PaxHeaders/" + name, paxBytes.Length, 'x', mtime);
+        await gz.WriteAsync(header, ct);
+        await WritePaddedAsync(gz, paxBytes, ct);
+        Tar.WriteHeader(header, "./GNUSparseFile.0/" + name, stored, '0', mtime);
+        await gz.WriteAsync(header, ct);
+        await WritePaddedAsync(gz, mapBytes, ct);
+
+        var buf = ArrayPool<byte>.Shared.Rent(ImageDigest.BlockSize);
+        try
+        {
+            foreach (var s in segments)
+            {
+                for (var off = s.Offset; off < s.End;)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var n = (int)Math.Min(ImageDigest.BlockSize, s.End - off);
+                    source.Read(off, buf.AsSpan(0, n));
+                    await gz.WriteAsync(buf.AsMemory(0, n), ct);
+                    off += n;
+                    progress?.Report(new ArchiveProgress(off, size));
+                }
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+        var pad = (int)Tar.Padding(stored);
+        if (pad > 0) await gz.WriteAsync(new byte[pad], ct);
+        progress?.Report(new ArchiveProgress(size, size));
+    }
+
+    /// <summary>
+    /// Reads every 1 MiB block that touches an allocated range: its digest, and which 64 KiB pieces hold non-zero
+    /// bytes (these become the sparse map's regions; all-zero pieces become holes).
+    /// </summary>
+    internal static (List<ByteRange> Segments, string Digest) Scan(IImageSource source, CancellationToken ct)
+    {
+        var size = source.Size;
+        var segments = new List<ByteRange>();
+        using var digest = new ImageDigest();
+        var buf = ArrayPool<byte>.Shared.Rent(ImageDigest.BlockSize);
+        try
+        {
+            long nextBlock = 0; // first block not yet added to the digest
+            foreach (var r in source.GetAllocatedRanges(0, size))
+            {
+                var first = Math.Max(nextBlock, r.Offset / ImageDigest.BlockSize);
+                var last = (r.End - 1) / ImageDigest.BlockSize;
+                if (first > last) continue;
+                digest.AddZeroBlocks(first - nextBlock);
+                for (var b = first; b <= last; b++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var off = b * ImageDigest.BlockSize;
+                    var n = (int)Math.Min(ImageDigest.BlockSize, size - off);
+                    var block = buf.AsSpan(0, n);
+                    source.Read(off, block);
+                    digest.AddBlock(block);
+                    for (var p = 0; p < n; p += HoleGranularity)
+                    {
+                        var piece = block.Slice(p, Math.Min(HoleGranularity, n - p));
+                        if (!piece.ContainsAnyExcept((byte)0)) continue;
+                        if (segments.Count > 0 && segments[^1].End == off + p)
+                            segments[^1] = segments[^1] with { Length = segments[^1].Length + piece.Length };
+                        else segments.Add(new ByteRange(off + p, piece.Length));
+                    }
+                }
+                nextBlock = last + 1;
+            }
+            var total = (size + ImageDigest.BlockSize - 1) / ImageDigest.BlockSize;
+            if (nextBlock < total)
+            {
+                // The trailing holes: full zero blocks, then maybe a short last one.
+                var lastLen = (int)(size - (total - 1) * ImageDigest.BlockSize);
+                if (lastLen == ImageDigest.BlockSize) digest.AddZeroBlocks(total - nextBlock);
+                else
+                {
+                    digest.AddZeroBlocks(total - 1 - nextBlock);
+                    buf.AsSpan(0, lastLen).Clear();
+                    digest.AddBlock(buf.AsSpan(0, lastLen));
+                }
+            }
+            return (segments, digest.Finish());
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+    }
+}
