@@ -36,8 +36,27 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
     public VolumeRecord Require(CinderRequest c, Guid id) =>
         Get(id) is { } r && (c.IsAdmin || r.Project == c.Project) ? r : throw CinderError.NotFound($"Volume {id} could not be found.");
 
-    public IReadOnlyList<VolumeRecord> List(string? project) =>
-        [.. store.ListVolumes(project).Where(r => r.IsVisible())];
+    /// <summary>
+    /// The project's (or, for null, every project's) Cinder volumes, sorted by name as the store lists them. Read once
+    /// per store commit: paging through 10,000 volumes reads and parses them once, not once per page. The records are
+    /// shared and never changed in place (changes make new records, <see cref="VolumeAttrs.With"/>).
+    /// </summary>
+    public IReadOnlyList<VolumeRecord> List(string? project)
+    {
+        var commits = store.Commits;
+        var key = project ?? "";
+        if (_lists.TryGetValue(key, out var cached) && cached.Commits == commits) return cached.Items;
+        IReadOnlyList<VolumeRecord> items = [.. store.ListVolumes(project).Where(r => r.IsVisible())];
+        // Stale entries of other projects are dropped as they are met, so the cache holds at most one copy of each
+        // project's list; one of all projects (admin all_tenants) is kept only while nothing changes.
+        if (_lists.Count > 64) foreach (var (k, v) in _lists) if (v.Commits != commits) _lists.TryRemove(k, out _);
+        _lists[key] = new CachedList(commits, items);
+        return items;
+    }
+
+    private sealed record CachedList(long Commits, IReadOnlyList<VolumeRecord> Items);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedList> _lists = new(StringComparer.Ordinal);
 
     public SnapshotRecord? GetSnapshot(Guid id) => store.GetSnapshot(id) is { } s && s.IsVisible() ? s : null;
 

@@ -30,6 +30,12 @@ public interface IStateStore : IDisposable
     Task WriteAsync(Action<IStateWriter> changes, CancellationToken ct = default);
 
     /// <summary>
+    /// Transactions committed so far, advanced after each commit is visible to reads: a read made after reading N
+    /// sees every change of the first N commits, so a cache of reads keyed by it is stale exactly when it moved.
+    /// </summary>
+    long Commits { get; }
+
+    /// <summary>
     /// Like the two-argument WriteAsync; with <paramref name="durable"/> false the
     /// commit may skip the sync (atomic, but a crash may lose it). Only for records that can be rebuilt after a crash.
     /// </summary>

@@ -74,6 +74,20 @@ public abstract class StateStoreCompliance : IDisposable
     }
 
     [Fact]
+    public async Task Commits_advance_with_each_committed_change_and_reads_after_them_see_it()
+    {
+        var before = Store.Commits;
+        var v = Volume("pool/commits/a");
+        await Store.WriteAsync(w => w.Put(v), Ct);
+        var after = Store.Commits;
+        Assert.True(after > before, $"{after} after one write, {before} before");
+        Assert.NotNull(Store.GetVolume(v.Id));
+        await Store.WriteAsync(w => w.DeleteVolume(v.Id), Ct);
+        Assert.True(Store.Commits > after);
+        Assert.Null(Store.GetVolume(v.Id));
+    }
+
+    [Fact]
     public async Task Many_volumes_are_found_by_name_in_one_read()
     {
         var a = Volume("pool/many/a");
