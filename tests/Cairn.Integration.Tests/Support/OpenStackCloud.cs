@@ -20,9 +20,10 @@ public sealed class OpenStackCloud : IAsyncLifetime
     public CairnProcess Server { get; set; } = null!;
     public OpenStackUser Admin { get; private set; } = null!;
 
-    /// <summary>Starts a keystone-auth server with Block Storage on <paramref name="dataDir"/>.</summary>
-    public static Task<CairnProcess> StartServerAsync(string dataDir) =>
-        CairnProcess.StartAsync(dataDir, ["--auth", "keystone"],
+    /// <summary>Starts a keystone-auth server with Block Storage on <paramref name="dataDir"/>; a restart passes the
+    /// ports of the server it replaces (the clients' auth URL stays the same).</summary>
+    public static Task<CairnProcess> StartServerAsync(string dataDir, CairnProcess? replacing = null) =>
+        CairnProcess.StartAsync(dataDir, ["--auth", "keystone"], httpPort: replacing?.HttpPort, iscsiPort: replacing?.IscsiPort,
             env: new Dictionary<string, string> { ["CAIRN_POOLS"] = Pool, ["CAIRN_BLOCK_STORAGE_POOL"] = Pool });
 
     public async ValueTask InitializeAsync()
