@@ -95,6 +95,8 @@ public sealed partial class AttachWorkflows(IStateStore store, TargetService tar
                         if (VolumeAttrs.Str(d.Body, "attach_status") != "attached")
                             await store.WriteAsync(w => w.DeleteDocument(Cinder.Module, Cinder.KindAttachment, d.Key), ct);
                     }
+                    // Without this a volume that was connected but never attached stayed `attaching` for ever.
+                    if (store.GetVolume(v.Id) is { } now && now.Status is "attaching" or "reserved") await SettleAsync(now, ct);
                 }
                 return Results.StatusCode(202);
             }

@@ -357,6 +357,10 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
     }
 
     /// <summary>Attachments of a volume, as the attach workflows keep them (module documents).</summary>
+    private bool HasAttached(VolumeRecord v) =>
+        store.ListDocuments(Cinder.Module, Cinder.KindAttachment, v.Project)
+            .Any(d => VolumeAttrs.Str(d.Body, "volume_id") == v.Id.ToString("D") && VolumeAttrs.Str(d.Body, "attach_status") == "attached");
+
     public bool HasAttachments(VolumeRecord v) =>
         store.ListDocuments(Cinder.Module, Cinder.KindAttachment, v.Project).Any(d => VolumeAttrs.Str(d.Body, "volume_id") == v.Id.ToString("D"));
 
@@ -447,7 +451,10 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
                     n++;
                     break;
                 case "attaching" or "detaching" or "reserved":
-                    await store.WriteAsync(w => w.Put(v with { Status = HasAttachments(v) ? "in-use" : "available", Updated = DateTimeOffset.UtcNow }), ct);
+                    // in-use only when an attachment completed (attach_status attached); one still attaching or reserved
+                    // stays as a document the client can finish or delete, on an available volume (a connected but
+                    // never attached volume used to come back in-use and stay so after terminate_connection).
+                    await store.WriteAsync(w => w.Put(v with { Status = HasAttached(v) ? "in-use" : "available", Updated = DateTimeOffset.UtcNow }), ct);
                     n++;
                     break;
             }
