@@ -3,7 +3,7 @@ namespace Cairn.Cli;
 /// <summary>
 /// Runtime settings <c>cairn serve</c> runs with that the runtime reads only from the environment, before any managed
 /// code runs (runtimeconfig.json cannot set them). The server re-executes itself once with the missing ones
-/// (<see cref="Server.GcBudget"/>); the native CLI sets them when it becomes the server. A variable the caller set (to
+/// (<c>GcBudget</c>); the native CLI sets them when it becomes the server. A variable the caller set (to
 /// any value) is left as it is, so each can be turned back by setting it.
 /// </summary>
 internal static class ServeEnvironment
