@@ -16,9 +16,11 @@ namespace Cairn.Iscsi.Target;
 /// Not Kestrel's transport, for the write path: Kestrel receives into 4 KiB pool blocks, so a 4 KiB WRITE with its
 /// 48-byte header took two or three <c>recv</c> calls and as many pipe flushes (perf stat under QEMU at queue depth
 /// 32: 2.2 <c>recv</c> and 0.8 context switches per write). Here one <c>recv</c> takes up to
-/// <see cref="ReceiveSegment"/> bytes, a whole queue of commands at once. The receive side wakes the connection's loop
-/// on the thread pool (never on the socket engine's thread, so one connection's <c>fdatasync</c> never holds up the
-/// others); the send side runs inline in the loop's flush, one gathered <c>sendmsg</c> per flush.
+/// <see cref="ReceiveSegment"/> bytes, a whole queue of commands at once. Each connection has a thread of its own that
+/// receives (blocking) and runs the connection's loop inline on what it received, so a batch of commands costs no
+/// wake-up of another thread, and one connection's <c>fdatasync</c> holds up no other (bench qemu: CPU per 4 KiB write
+/// 14 → 11 µs against handing each batch to the thread pool); the send side runs inline in the loop's flush, one
+/// gathered <c>sendmsg</c> per flush. An idle connection's thread waits in <c>poll</c> holding no receive buffer.
 /// </para>
 /// </summary>
 public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
@@ -30,7 +32,7 @@ public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
     public const int ReceiveSegment = 256 << 10;
 
     private static readonly PipeOptions InputOptions = new(
-        readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
+        readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 512 << 10, minimumSegmentSize: ReceiveSegment, useSynchronizationContext: false);
 
     private static readonly PipeOptions OutputOptions = new(
@@ -114,7 +116,7 @@ public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
         var input = new Pipe(InputOptions);
         var output = new Pipe(OutputOptions);
         var closed = new Closing();
-        var receiving = ReceiveAsync(socket, input.Writer, closed);
+        var receiving = ReceiveOnThreadAsync(socket, input.Writer, closed, id);
         var sending = SendAsync(socket, output.Reader, closed);
         try
         {
@@ -137,31 +139,42 @@ public sealed partial class IscsiListener : IHostedService, IAsyncDisposable
         }
     }
 
-    private static async Task ReceiveAsync(Socket socket, PipeWriter writer, Closing closed)
+    /// <summary>The connection's thread: receive, then run its loop inline on the data (the input pipe's reader is inline).</summary>
+    private static Task ReceiveOnThreadAsync(Socket socket, PipeWriter writer, Closing closed, string id)
     {
-        Exception? error = null;
-        try
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
         {
-            while (true)
+            Exception? error = null;
+            try
             {
-                // Idle, wait for data without a buffer (as Kestrel does), so that idle sessions hold no receive memory;
-                // under load there is always data waiting and this is one FIONREAD.
-                if (socket.Available == 0) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                var memory = writer.GetMemory(ReceiveSegment);
-                int n = await socket.ReceiveAsync(memory, SocketFlags.None);
-                if (n == 0) break;
-                writer.Advance(n);
-                var flushed = await writer.FlushAsync();
-                if (flushed.IsCompleted || flushed.IsCanceled) break;
+                while (true)
+                {
+                    // Idle, wait without a buffer, so that idle sessions hold no receive memory; under load there is
+                    // always data waiting and this is one FIONREAD.
+                    if (socket.Available == 0) socket.Poll(-1, SelectMode.SelectRead);
+                    var memory = writer.GetMemory(ReceiveSegment);
+                    int n = socket.Receive(memory.Span, SocketFlags.None);
+                    if (n == 0) break;
+                    writer.Advance(n);
+                    // Runs the connection's loop on this thread until it waits for more input; blocks only when the
+                    // connection is behind by the pipe's pause threshold (backpressure).
+                    var flush = writer.FlushAsync();
+                    var flushed = flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                    if (flushed.IsCompleted || flushed.IsCanceled) break;
+                }
             }
-        }
-        catch (SocketException e) { error = new IOException(e.Message, e); }
-        catch (ObjectDisposedException) { }
-        finally
-        {
-            await writer.CompleteAsync(error);
-            if (error is not null) closed.Cancel();
-        }
+            catch (SocketException e) { error = new IOException(e.Message, e); }
+            catch (ObjectDisposedException) { }
+            finally
+            {
+                writer.Complete(error);
+                if (error is not null) closed.Cancel();
+                done.SetResult();
+            }
+        }) { IsBackground = true, Name = "iscsi " + id };
+        thread.Start();
+        return done.Task;
     }
 
     private static async Task SendAsync(Socket socket, PipeReader reader, Closing closed)
