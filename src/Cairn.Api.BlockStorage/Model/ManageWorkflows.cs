@@ -121,20 +121,7 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
 
             var id = Guid.NewGuid();
             var now = DateTimeOffset.UtcNow;
-            var attrs = new JsonObject
-            {
-                ["name"] = req.Name,
-                ["description"] = req.Description,
-                ["user_id"] = c.Caller.UserId,
-                ["volume_type_id"] = type.Id,
-                ["availability_zone"] = zone,
-                ["snapshot_id"] = null,
-                ["source_volid"] = null,
-                ["bootable"] = req.Bootable,
-                ["readonly"] = false,
-                ["multiattach"] = type.Multiattach,
-                ["metadata"] = req.Metadata.DeepClone(),
-            };
+            var attrs = VolumeWorkflows.NewAttributes(c, req.Name, req.Description, type, zone, null, null, req.Bootable, req.Metadata);
             var record = new VolumeRecord(id, c.Project, name, "available", (long)size * Cinder.GiB, now, now, attrs, Cinder.Module);
             // The change of owner: one transaction, so a crash leaves either the admin record or the Cinder one.
             await store.WriteAsync(w =>

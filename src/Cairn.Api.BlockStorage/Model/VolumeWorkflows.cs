@@ -36,6 +36,24 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
     public VolumeRecord Require(CinderRequest c, Guid id) =>
         Get(id) is { } r && (c.IsAdmin || r.Project == c.Project) ? r : throw CinderError.NotFound($"Volume {id} could not be found.");
 
+    /// <summary>A new Cinder volume's attributes (create and manage alike).</summary>
+    public static JsonObject NewAttributes(CinderRequest c, string? name, string? description, VolumeType type, string zone,
+        Guid? snapshotId, Guid? sourceId, bool bootable, JsonObject metadata) => new()
+    {
+        ["name"] = name,
+        ["description"] = description,
+        ["user_id"] = c.Caller.UserId,
+        ["volume_type_id"] = type.Id,
+        ["availability_zone"] = zone,
+        ["snapshot_id"] = snapshotId?.ToString("D"),
+        ["source_volid"] = sourceId?.ToString("D"),
+        ["bootable"] = bootable,
+        ["readonly"] = false,
+        ["multiattach"] = type.Multiattach,
+        ["encrypted"] = type.Encryption is not null,
+        ["metadata"] = metadata.DeepClone(),
+    };
+
     /// <summary>
     /// The project's (or, for null, every project's) Cinder volumes, sorted by name as the store lists them. Read once
     /// per store commit: paging through 10,000 volumes reads and parses them once, not once per page. The records are
@@ -110,21 +128,7 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
 
         var id = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
-        var attrs = new JsonObject
-        {
-            ["name"] = req.Name,
-            ["description"] = req.Description,
-            ["user_id"] = c.Caller.UserId,
-            ["volume_type_id"] = type.Id,
-            ["availability_zone"] = zone,
-            ["snapshot_id"] = snap?.Id.ToString("D"),
-            ["source_volid"] = source?.Id.ToString("D"),
-            ["bootable"] = source?.Flag("bootable") ?? false,
-            ["readonly"] = false,
-            ["multiattach"] = type.Multiattach,
-            ["encrypted"] = type.Encryption is not null,
-            ["metadata"] = req.Metadata.DeepClone(),
-        };
+        var attrs = NewAttributes(c, req.Name, req.Description, type, zone, snap?.Id, source?.Id, source?.Flag("bootable") ?? false, req.Metadata);
         var record = new VolumeRecord(id, c.Project, Cinder.DatasetOf(options.Pool, id), "creating", (long)size * Cinder.GiB, now, now, attrs, Cinder.Module);
         // The quota check and the creating record in one step per project, so that concurrent creates cannot both pass;
         // under limits that need no usage (unlimited, or only per_volume_gigabytes) creates neither scan the project
