@@ -37,7 +37,7 @@ CTL=$NAME-ctl
 ours() {  # pids of every process whose command line names this lab's state dir (inits and their unshare parents)
   local p
   for p in /proc/[0-9]*; do
-    [ -r "$p/cmdline" ] && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$STATE/hosts/${1:-}" && echo "${p#/proc/}"
+    [ -r "$p/cmdline" ] && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -F -- "$STATE/hosts/${1:-}" >/dev/null && echo "${p#/proc/}"
   done
   return 0
 }
@@ -47,7 +47,7 @@ host_pid() {  # pid (in the root PID namespace) of HOST's init, or nothing
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
   # only a process we started: its command line carries our state dir
-  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STATE/hosts/$1/"; then echo "$pid"; fi
+  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$STATE/hosts/$1/" >/dev/null; then echo "$pid"; fi
 }
 
 in_host() {  # in_host HOST CMD…
@@ -71,7 +71,7 @@ cmd_up() {
   [[ "$hosts" =~ ^[1-9][0-9]?$ ]] && [ "$hosts" -le 60 ] || die "up: --hosts N (1-60) is required"
   [[ "$devices" =~ ^[a-z][a-z0-9]*(,[a-z][a-z0-9]*)*$ ]] || die "up: --devices is a comma-separated list of device names (sdc,sdd)"
   [[ "$size" =~ ^[1-9][0-9]*[MG]$ ]] || die "up: --device-size like 2G or 512M"
-  if [ -e "$STATE" ] || ip netns list | grep -q "^$NAME-"; then die "lab '$NAME' exists; run 'lab.sh down' first"; fi
+  if [ -e "$STATE" ] || [ -n "$(ip netns list | grep "^$NAME-")" ]; then die "lab '$NAME' exists; run 'lab.sh down' first"; fi
 
   # Network safety: a private /24 that no root-namespace interface has an address in; nothing of the lab is ever
   # addressed from the root namespace, and the controller namespace has no default route.
@@ -95,7 +95,7 @@ EOF
   echo "$password" >"$STATE/password"; chmod 600 "$STATE/password"
   echo "$devices" >"$STATE/devices"
 
-  trap 'log "up failed; cleaning up"; cmd_down >/dev/null 2>&1 || true' ERR
+  trap 'if [ $? -ne 0 ]; then log "up failed; removing what it made"; cmd_down >/dev/null 2>&1 || true; fi' EXIT
   ip netns add "$CTL"
   ip -n "$CTL" link set lo up
   ip -n "$CTL" link add br0 type bridge
@@ -106,7 +106,7 @@ EOF
   local i
   for i in $(seq 1 "$hosts"); do make_host "h$i" "$prefix.$((10 + i))" "$devices" "$size" "$password"; done
   for i in $(seq 1 "$hosts"); do wait_ssh "h$i" "$prefix.$((10 + i))"; done
-  trap - ERR
+  trap - EXIT
   cmd_status
 }
 
@@ -120,7 +120,7 @@ make_host() {  # make_host NAME ADDRESS DEVICES SIZE PASSWORD
   ip -n "$CTL" link set "v$h" master br0 up
   ip -n "$ns" addr add "$addr/24" dev eth0
   ip -n "$ns" link set eth0 up
-  ip -n "$CTL" addr show br0 | grep -q "inet " || die "bridge lost its address"
+  [[ "$(ip -n "$CTL" addr show br0)" == *"inet "* ]] || die "bridge lost its address"
 
   # block devices: sparse files on loop devices; inside the host they are block nodes named like disks
   local d devmap=""
@@ -216,7 +216,7 @@ cmd_down() {
     done
   fi
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NAME-h[0-9]+$" || true); do ip netns del "$ns"; done
-  if ip netns list | awk '{print $1}' | grep -qx "$CTL"; then ip netns del "$CTL"; fi
+  if [ -n "$(ip netns list | awk '{print $1}' | grep -x "$CTL")" ]; then ip netns del "$CTL"; fi
   [ ! -d "$STATE" ] || rm -rf --one-file-system "$STATE"
   echo '{"down": true}'
 }
@@ -227,7 +227,7 @@ case "${1:-}" in
   status) cmd_status ;;
   exec) shift; [ $# -ge 2 ] || die "usage: lab.sh exec HOST CMD…"; in_host "$@" ;;
   ctl) shift; [ $# -ge 1 ] || die "usage: lab.sh ctl CMD…"
-    ip netns list | awk '{print $1}' | grep -qx "$CTL" || die "no lab '$NAME'"
+    [ -n "$(ip netns list | awk '{print $1}' | grep -x "$CTL")" ] || die "no lab '$NAME'"
     exec ip netns exec "$CTL" "$@" ;;
   *) die "usage: lab.sh [--name NAME] up --hosts N [--devices sdc,sdd] [--device-size 2G] [--network CIDR] | exec HOST CMD… | ctl CMD… | status | down" ;;
 esac
