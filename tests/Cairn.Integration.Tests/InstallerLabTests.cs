@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Xml.Linq;
+using Cairn.Integration.Tests.Support;
+using Cairn.TestSupport;
+
+namespace Cairn.Integration.Tests;
+
+/// <summary>
+/// The installer playbooks (deploy/ansible, issue 13) on a real lab (deploy/lab/lab.sh): 3 storage and 3 access hosts in
+/// network namespaces, each with its own sshd, glusterd, loop-device disks and, on access hosts, keepalived and
+/// NFS-Ganesha. Plain ansible-playbook runs every step in the controller namespace; the checks use the real clients:
+/// gluster's XML, libnfs (NFSv4) through every VIP, and GlusterFS FUSE mounts through every VIP.
+/// </summary>
+public sealed class InstallerLabTests(InstallerLabFixture fixture, ITestOutputHelper output) : IClassFixture<InstallerLabFixture>
+{
+    [Fact]
+    public async Task Deploy_starts_a_replica_3_volume_and_every_vip_serves_its_data_over_nfs_and_glusterfs()
+    {
+        var lab = await fixture.DeployedAsync();
+
+        var info = await VolumeInfoAsync(lab);
+        Assert.Equal("Started", (string?)info.Element("statusStr"));
+        Assert.Equal("3", (string?)info.Element("replicaCount"));
+        Assert.Equal(0, int.Parse((string)info.Element("brickCount")!, CultureInfo.InvariantCulture) % 3);
+        var bricks = info.Element("bricks")!.Elements("brick").Select(b => (string)b.Element("name")!).ToList();
+        Assert.Contains(bricks, b => b.EndsWith("/vol0/sdc/brick", StringComparison.Ordinal));
+        // every set of three on three distinct storage hosts
+        foreach (var set in bricks.Chunk(3)) Assert.Equal(3, set.Select(b => b[..b.IndexOf(':', StringComparison.Ordinal)]).Distinct().Count());
+
+        // each VIP is held by the access node it belongs to
+        for (var i = 0; i < fixture.AccessNodes.Count; i++)
+        {
+            var addrs = await lab.ExecAsync(fixture.HostOf(fixture.AccessNodes[i]), "ip", "-o", "-4", "addr", "show", "dev", "eth0");
+            Assert.Contains($" {fixture.Vips[i]}/", addrs.StdOut, StringComparison.Ordinal);
+        }
+
+        // NFS: a file written through each VIP is read back through every VIP (from the controller namespace)
+        var vips = fixture.Vips.Append(fixture.BridgeVip).ToList();
+        var local = TempDir.Create("cairn-installer-nfs");
+        foreach (var vip in vips)
+        {
+            var name = $"t-{Guid.NewGuid():N}.bin";
+            var data = RandomNumberGenerator.GetBytes(256 * 1024);
+            await File.WriteAllBytesAsync(Path.Combine(local, name), data);
+            var put = await lab.CtlAsync(TimeSpan.FromMinutes(1), null, "nfs-cp", Path.Combine(local, name), Nfs(vip, name));
+            Assert.True(put.Succeeded, $"nfs-cp through {vip}: {put.Output()}");
+            foreach (var reader in vips)
+            {
+                var back = Path.Combine(local, $"{name}.{reader}");
+                var get = await lab.CtlAsync(TimeSpan.FromMinutes(1), null, "nfs-cp", Nfs(reader, name), back);
+                Assert.True(get.Succeeded, $"nfs-cp back through {reader}: {get.Output()}");
+                var got = await File.ReadAllBytesAsync(back);
+                Assert.True(Enumerable.SequenceEqual(data, got), $"{name} written through {vip} reads differently through {reader}");
+            }
+
+            // GlusterFS native protocol: the same file through a FUSE mount of the same VIP, on a storage host
+            var sum = await FuseAsync(lab, vip, $"md5sum /run/t/{name} | cut -d' ' -f1");
+            Assert.Equal(Convert.ToHexStringLower(MD5.HashData(data)), sum.Trim());
+        }
+    }
+
+    [Fact]
+    public async Task A_second_run_of_every_playbook_changes_nothing()
+    {
+        var lab = await fixture.DeployedAsync();
+        var r = await fixture.PlaybookAsync(fixture.EnvFile, "site.yml");
+        Assert.True(r.Succeeded, $"site.yml re-run failed ({r.Exit()}):\n{InstallerLabFixture.Tail(r.Output())}");
+        var recap = InstallerLab.Recap(r.StdOut);
+        foreach (var node in fixture.StorageNodes.Concat(fixture.AccessNodes))
+        {
+            Assert.True(recap.TryGetValue(node, out var counts), $"{node} is not in the recap:\n{InstallerLabFixture.Tail(r.StdOut, 20)}");
+            Assert.True(counts.Changed == 0 && counts.Failed == 0 && counts.Unreachable == 0,
+                $"{node} on the re-run: {counts}\n{Changed(r.StdOut)}");
+        }
+        output.WriteLine(string.Join("\n", recap.Select(kv => $"{kv.Key}: {kv.Value}")));
+        Assert.Equal("Started", (string?)(await VolumeInfoAsync(lab)).Element("statusStr"));
+    }
+
+    [Fact]
+    public async Task Scale_storage_adds_a_brick_set_rebalances_and_keeps_the_data()
+    {
+        var lab = await fixture.DeployedAsync();
+        var before = await VolumeInfoAsync(lab);
+        if ((string?)before.Element("brickCount") != "3") Assert.Fail("the volume was already scaled; this test scales it from one set");
+
+        // data written before the scale, through the first VIP over NFS, spread over many files so the rebalance moves some
+        var local = TempDir.Create("cairn-installer-scale");
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        await lab.CtlAsync(TimeSpan.FromMinutes(1), null, "true");
+        for (var i = 0; i < 24; i++)
+        {
+            var name = $"s-{i:D2}.bin";
+            files[name] = RandomNumberGenerator.GetBytes(1024 * 1024);
+            await File.WriteAllBytesAsync(Path.Combine(local, name), files[name]);
+            var put = await lab.CtlAsync(TimeSpan.FromMinutes(1), null, "nfs-cp", Path.Combine(local, name), Nfs(fixture.Vips[0], name));
+            Assert.True(put.Succeeded, $"nfs-cp {name}: {put.Output()}");
+        }
+
+        foreach (var step in InstallerLabFixture.ScaleStorageSteps)
+        {
+            var r = await fixture.PlaybookAsync(fixture.ScaleEnvFile, step);
+            Assert.True(r.Succeeded, $"{step} failed ({r.Exit()}):\n{InstallerLabFixture.Tail(r.Output())}");
+            if (step == "scale_storage.yml") output.WriteLine(string.Join("\n", r.StdOut.Split('\n').Where(l => l.Contains("files,", StringComparison.Ordinal))));
+        }
+
+        var after = await VolumeInfoAsync(lab);
+        Assert.Equal("Started", (string?)after.Element("statusStr"));
+        Assert.Equal("6", (string?)after.Element("brickCount"));
+        Assert.Equal("3", (string?)after.Element("replicaCount"));
+        Assert.Equal(3, after.Element("bricks")!.Elements("brick").Count(b => ((string)b.Element("name")!).EndsWith("/vol0/sdd/brick", StringComparison.Ordinal)));
+
+        var rebalance = await lab.ExecAsync("h1", "gluster", "--mode=script", "--xml", "volume", "rebalance", "vol0", "status");
+        var nodes = XDocument.Parse(rebalance.StdOut).Descendants("volRebalance").Elements("node").ToList();
+        Assert.NotEmpty(nodes);
+        Assert.All(nodes, n => Assert.Equal("completed", (string?)n.Element("statusStr")));
+        var moved = nodes.Sum(n => long.Parse((string)n.Element("files")!, CultureInfo.InvariantCulture));
+        output.WriteLine($"rebalance moved {moved} files");
+
+        // every file intact, over NFS through another VIP and over a FUSE mount of the bridge VIP
+        foreach (var (name, data) in files)
+        {
+            var back = Path.Combine(local, name + ".back");
+            var get = await lab.CtlAsync(TimeSpan.FromMinutes(1), null, "nfs-cp", Nfs(fixture.Vips[1], name), back);
+            Assert.True(get.Succeeded, $"nfs-cp back {name}: {get.Output()}");
+            var got = await File.ReadAllBytesAsync(back);
+            Assert.True(Enumerable.SequenceEqual(data, got), $"{name} changed across the scale");
+        }
+        var sums = await FuseAsync(lab, fixture.BridgeVip, "cd /run/t && md5sum s-*.bin");
+        foreach (var (name, data) in files)
+            Assert.Contains($"{Convert.ToHexStringLower(MD5.HashData(data))}  {name}", sums, StringComparison.Ordinal);
+        // the new bricks hold some of the files now
+        var onNew = await lab.ExecAsync("h1", "sh", "-c", "ls /srv/cairn/bricks/vol0/sdd/brick | grep -c '^s-' || true");
+        output.WriteLine($"files on h1's new brick: {onNew.StdOut.Trim()}");
+    }
+
+    private static string Nfs(string vip, string name) => $"nfs://{vip}/vol0/{name}?version=4";
+
+    /// <summary>Mounts VIP:/vol0 on /run/t of the first storage host, runs a shell command there, unmounts.</summary>
+    private async Task<string> FuseAsync(InstallerLab lab, string vip, string command)
+    {
+        var r = await lab.ExecAsync(fixture.HostOf(fixture.StorageNodes[0]), TimeSpan.FromMinutes(2), "sh", "-c",
+            $"set -e; mkdir -p /run/t; mount -t glusterfs {vip}:/vol0 /run/t; trap 'umount /run/t' EXIT; {command}");
+        Assert.True(r.Succeeded, $"FUSE mount of {vip}:/vol0: {r.Output()}");
+        return r.StdOut;
+    }
+
+    private async Task<XElement> VolumeInfoAsync(InstallerLab lab)
+    {
+        var r = await lab.ExecAsync(fixture.HostOf(fixture.StorageNodes[0]), "gluster", "--mode=script", "--xml", "volume", "info", "vol0");
+        Assert.True(r.Succeeded, $"gluster volume info: {r.Output()}");
+        var doc = XDocument.Parse(r.StdOut);
+        Assert.Equal("0", (string?)doc.Root!.Element("opRet"));
+        return doc.Descendants("volume").Single();
+    }
+
+    /// <summary>The tasks a run reported changed, with their hosts, for a failure message.</summary>
+    private static string Changed(string output)
+    {
+        var lines = output.Split('\n');
+        var task = "";
+        var changed = new List<string>();
+        foreach (var l in lines)
+        {
+            if (l.StartsWith("TASK [", StringComparison.Ordinal)) task = l;
+            else if (l.StartsWith("changed:", StringComparison.Ordinal)) changed.Add($"{task} {l}");
+        }
+        return string.Join('\n', changed);
+    }
+}
