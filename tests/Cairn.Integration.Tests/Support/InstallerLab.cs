@@ -228,7 +228,7 @@ public sealed class InstallerLabFixture : IAsyncLifetime
 
         foreach (var step in DeploySteps)
         {
-            var r = await PlaybookAsync(EnvFile, step, step == "step1_prepare.yml" ? ["--connection-password-file", password] : []);
+            var r = await PlaybookAsync(EnvFile, step, step is "step0_precheck.yml" or "step1_prepare.yml" ? ["--connection-password-file", password] : []);
             _deployOutputs.Add(r.Output());
             Assert.True(r.Succeeded, $"{step} failed ({r.Exit()}):\n{Tail(r.Output())}");
         }
@@ -242,6 +242,9 @@ public sealed class InstallerLabFixture : IAsyncLifetime
             ["ANSIBLE_LOCAL_TEMP"] = Path.Combine(_dir, "ansible-tmp"),
             ["ANSIBLE_SSH_CONTROL_PATH_DIR"] = Path.Combine(_dir, "cp"),
             ["ANSIBLE_NOCOLOR"] = "1",
+            // ansible refuses to start without a UTF-8 locale (the test host may have none set)
+            ["LC_ALL"] = "C.UTF-8",
+            ["LANG"] = "C.UTF-8",
         }, ["ansible-playbook", "-i", Inventory, "-e", "@" + envFile, .. extra ?? [], Path.Combine(InstallerLab.Playbooks, playbook)]);
 
     public static string Tail(string s, int lines = 80) => string.Join('\n', s.Split('\n').TakeLast(lines));
