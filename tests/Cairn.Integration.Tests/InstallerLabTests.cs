@@ -128,6 +128,50 @@ public sealed class InstallerLabTests(InstallerLabFixture fixture, ITestOutputHe
         output.WriteLine($"files on h1's new brick: {onNew.StdOut.Trim()}");
     }
 
+    [Fact]
+    public async Task Precheck_of_an_unreachable_node_fails_fast_and_names_it()
+    {
+        var lab = await fixture.DeployedAsync();
+        // a fourth storage node at an address of the lab's network that no host has
+        var prefix = lab.Network[..lab.Network.LastIndexOf('.')];
+        var inventory = (await File.ReadAllTextAsync(fixture.Inventory)).Replace("[access]", $"node_gone ansible_host={prefix}.99 ansible_port=22\n\n[access]", StringComparison.Ordinal);
+        var dir = TempDir.Create("cairn-installer-gone");
+        var inv = Path.Combine(dir, "inventory.ini");
+        await File.WriteAllTextAsync(inv, inventory);
+        var started = DateTime.UtcNow;
+        var r = await fixture.PlaybookAsync(fixture.EnvFile, "step0_precheck.yml", inventory: inv);
+        output.WriteLine($"step0 with an unreachable node failed after {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+        Assert.False(r.Succeeded, "step0 passed with an unreachable node");
+        Assert.Contains("fatal: [node_gone]: UNREACHABLE!", r.StdOut, StringComparison.Ordinal);
+        var recap = InstallerLab.Recap(r.StdOut);
+        Assert.Equal(1, recap["node_gone"].Unreachable);
+        // any_errors_fatal: nobody went on past the failed task
+        Assert.DoesNotContain("TASK [Linux]", r.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Precheck_reports_every_layout_problem_at_once_before_touching_a_host()
+    {
+        await fixture.DeployedAsync();
+        var env = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(fixture.EnvFile))!;
+        env["access_nodes"]!["intranet"]!["vips"]![0] = "192.0.2.200";               // outside qs_network
+        env["access_nodes"]!["intranet"]!["vips"]![2] = env["access_nodes"]!["intranet"]!["vips"]![1]!.DeepClone(); // twice
+        env["storage_nodes"]![0]!["nodes"]!.AsArray().RemoveAt(2);                    // 2 bricks for replica 3
+        env["qs_conf"]!["ansible_ssh_pass"] = "must-not-be-here";
+        var dir = TempDir.Create("cairn-installer-bad");
+        var bad = Path.Combine(dir, "bad.yml");
+        await File.WriteAllTextAsync(bad, env.ToJsonString());
+
+        var r = await fixture.PlaybookAsync(bad, "step0_precheck.yml");
+        Assert.False(r.Succeeded, "step0 passed a broken layout");
+        foreach (var expected in new[] { "VIP 192.0.2.200 is not inside qs_network", "a VIP (or bridge_vip) is listed twice",
+                     "2 bricks is not a multiple of the set size 3", "ansible_ssh_pass must not be in the variables file" })
+            Assert.Contains(expected, r.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("must-not-be-here", r.StdOut + r.StdErr, StringComparison.Ordinal);
+        // the hosts' play never started: nothing was touched
+        Assert.DoesNotContain("PLAY [step0 precheck - hosts]", r.StdOut, StringComparison.Ordinal);
+    }
+
     private static string Nfs(string vip, string name) => $"nfs://{vip}/vol0/{name}?version=4";
 
     private static string Md5(byte[] data) => Convert.ToHexStringLower(MD5.HashData(data));
