@@ -84,6 +84,10 @@ internal static class SnapshotsEndpoints
                     c.RequireAdmin();
                     await w.DeleteSnapshotAsync(c, s, force: true, ct);
                     return Results.StatusCode(202);
+                case "os-unmanage":
+                    c.RequireAdmin();
+                    await ctx.RequestServices.GetRequiredService<ManageWorkflows>().UnmanageSnapshotAsync(c, s, ct);
+                    return Results.StatusCode(202);
                 default:
                     throw CinderError.BadRequest($"There is no such action: {action}");
             }

@@ -47,12 +47,12 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
         var datasets = (await volumes.ListAsync(options.Pool, ct)).Select(v => v.Dataset).Where(d => d.Kind == DatasetKind.Volume && d.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         var records = store.ListVolumes().ToDictionary(r => r.Name, StringComparer.Ordinal);
         var exported = ExportedDatasets();
-        var withSnapshots = (await volumes.ListSnapshotsAsync(null, ct)).Select(s => s.Dataset).ToHashSet(StringComparer.Ordinal);
+        var snapshots = (await volumes.ListSnapshotsAsync(null, ct)).ToLookup(s => s.Dataset, StringComparer.Ordinal);
         var list = new List<Manageable>();
         foreach (var d in datasets)
         {
             var rec = records.GetValueOrDefault(d.Name);
-            var reason = Unsafe(d, rec, exported, withSnapshots);
+            var reason = Unsafe(d, rec, exported, [.. snapshots[d.Name]]);
             Guid? cinderId = rec is not null && rec.Module == Cinder.Module && rec.Status != Cinder.Deleted ? rec.Id : null;
             list.Add(new Manageable(d.Name[prefix.Length..], d, Gigabytes(d.Size), reason is null, reason, cinderId));
         }
@@ -64,12 +64,14 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
     private HashSet<string> ExportedDatasets() =>
         store.ListTargets().SelectMany(t => t.Luns).Select(l => l.Dataset).ToHashSet(StringComparer.Ordinal);
 
-    private static string? Unsafe(DatasetInfo d, VolumeRecord? rec, HashSet<string> exported, HashSet<string> withSnapshots)
+    // A volume with snapshots can be managed (its snapshots stay the admin's until each is managed, as in Cinder), unless
+    // one of them is exported or has clones: a clone of the admin's would hang on a Block Storage volume.
+    private static string? Unsafe(DatasetInfo d, VolumeRecord? rec, HashSet<string> exported, IReadOnlyList<SnapshotInfo> snapshots)
     {
         if (rec is not null && rec.Module == Cinder.Module) return "already managed";
         if (rec is not null && rec.Module != Modules.Admin) return $"owned by module {rec.Module}";
         if (exported.Contains(d.Name)) return "volume is exported by an iSCSI target";
-        if (withSnapshots.Contains(d.Name)) return "volume has snapshots";
+        if (snapshots.FirstOrDefault(s => s.Clones.Count > 0) is { } cloned) return $"snapshot {cloned.Name} of the volume has clones";
         if (d.Origin is not null) return $"volume is a clone of {d.Origin}";
         return null;
     }
@@ -109,7 +111,9 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
             var rec = store.FindVolume(name);
             if (rec is not null && rec.Module == Cinder.Module)
                 throw CinderError.BadRequest($"Unable to manage existing volume. Volume {refText} already managed.");
-            var reason = Unsafe(ds, rec, ExportedDatasets(), (await volumes.ListSnapshotsAsync(name, ct)).Count > 0 ? [name] : []);
+            var reason = Unsafe(ds, rec, ExportedDatasets(), await volumes.ListSnapshotsAsync(name, ct));
+            if (reason is null && (await volumes.ListSnapshotsAsync(name, ct)).FirstOrDefault(s => ExportedSnapshots().Contains(s.FullName)) is { } shared)
+                reason = $"snapshot {shared.Name} of the volume is exported by an iSCSI target";
             if (reason is not null) throw Invalid(reason);
             var size = Gigabytes(ds.Size);
             using var quota = await workflows.QuotaLockAsync(c.Project, ct);
@@ -124,10 +128,13 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
             var attrs = VolumeWorkflows.NewAttributes(c, req.Name, req.Description, type, zone, null, null, req.Bootable, req.Metadata);
             var record = new VolumeRecord(id, c.Project, name, "available", (long)size * Cinder.GiB, now, now, attrs, Cinder.Module);
             // The change of owner: one transaction, so a crash leaves either the admin record or the Cinder one.
+            // Its snapshots stay the admin's (manageable_snapshots lists them), now on the new volume record.
+            var snapshots = rec is null ? [] : store.ListSnapshots(rec.Id);
             await store.WriteAsync(w =>
             {
                 if (rec is not null) w.DeleteVolume(rec.Id);
                 w.Put(record);
+                foreach (var s in snapshots) w.Put(s with { VolumeId = id, Updated = now });
             }, ct);
             Log.Managed(log, name, id, c.Project);
             return record;
@@ -145,8 +152,10 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
         {
             var snaps = store.ListSnapshots(v.Id);
             if (snaps.Any(s => s.IsVisible()))
-                throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has snapshots; delete them first.");
-            if (snaps.Count > 0 || (await volumes.ListSnapshotsAsync(v.Name, ct)).Count > 0)
+                throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has snapshots; delete or unmanage them first.");
+            // Hidden records are Block Storage's own (internal snapshots, snapshots waiting for their clones); snapshots the
+            // admin owns (unmanaged, or never managed) go back with the volume.
+            if (snaps.Any(s => s.Module == Cinder.Module) || (await volumes.ListSnapshotsAsync(v.Name, ct)).Any(s => s.Clones.Count > 0))
                 throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has volumes cloned from it (or snapshots waiting for their clones); delete those first.");
             var ds = await volumes.GetDatasetAsync(v.Name, ct);
             if (ds is null) throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has no data in the engine (its status is {v.Status}); delete it instead.");
@@ -157,6 +166,7 @@ public sealed partial class ManageWorkflows(VolumeService volumes, PoolRouter po
             {
                 w.DeleteVolume(v.Id);
                 w.Put(admin);
+                foreach (var s in snaps) w.Put(s with { VolumeId = admin.Id, Updated = now });
             }, ct);
             Log.Unmanaged(log, v.Name, v.Id);
         }

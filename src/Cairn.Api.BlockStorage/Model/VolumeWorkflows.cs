@@ -349,6 +349,9 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
         var snaps = Snapshots(v.Id);
         if (snaps.Count > 0 && !cascade)
             throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has snapshots; delete them first or use cascade.");
+        // Snapshots the admin owns (a managed volume's, or unmanaged ones) are not Block Storage's to destroy.
+        if (store.ListSnapshots(v.Id).FirstOrDefault(s => s.Module != Cinder.Module) is { } foreign)
+            throw CinderError.BadRequest($"Invalid volume: Volume {v.Id} has snapshot {foreign.Name} that Block Storage does not manage; manage it (os-snapshot-manage) or destroy it with the admin API first.");
         if (cascade && snaps.FirstOrDefault(s => s.Status is not ("available" or "error")) is { } busy)
             throw CinderError.BadRequest($"Invalid volume: Snapshot {busy.Id} of volume {v.Id} is {busy.Status}; cascade deletes only snapshots that are available or in error.");
         var deleting = await PutAsync(v, r => r with { Status = "deleting" }, ct);

@@ -68,17 +68,24 @@ public sealed class ManageRestartTests
         var ct = TestContext.Current.CancellationToken;
         try
         {
-            string managedId, unmanagedId;
+            string managedId, unmanagedId, managedSnapId;
             await using (var h = BlockStorageHost.Over(dir))
             {
                 await h.InitializeAsync();
                 var engine = h.Services.GetRequiredService<Cairn.Core.Services.VolumeService>();
                 await engine.CreateVolumeAsync("tank/adopt-me", 1L << 30, parents: false, ct: ct);
                 await engine.CreateVolumeAsync("tank/never-adopted", 1L << 30, parents: false, ct: ct);
+                await engine.CreateSnapshotAsync("tank/adopt-me", "adopted-snap", ct: ct);
+                await engine.CreateSnapshotAsync("tank/adopt-me", "admin-snap", ct: ct);
                 var m = await h.SendAsync("POST", $"/v3/{P}/os-volume-manage",
                     """{"volume": {"host": "cairn@cairn#tank", "ref": {"source-name": "adopt-me"}}}""");
                 Assert.True(m.Code == HttpStatusCode.Accepted, m.Text);
                 managedId = m.Body!["volume"]!["id"]!.GetValue<string>();
+                // Two admin snapshots went with it: one is managed, one stays the admin's.
+                var sm = await h.SendAsync("POST", $"/v3/{P}/os-snapshot-manage",
+                    new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = managedId, ["ref"] = new JsonObject { ["source-name"] = "adopted-snap" } } }.ToJsonString());
+                Assert.True(sm.Code == HttpStatusCode.Accepted, sm.Text);
+                managedSnapId = sm.Body!["snapshot"]!["id"]!.GetValue<string>();
                 unmanagedId = await h.CreateVolumeAsync(1);
                 var u = await h.SendAsync("POST", $"/v3/{P}/volumes/{unmanagedId}/action", """{"os-unmanage": null}""");
                 Assert.True(u.Code == HttpStatusCode.Accepted, u.Text);
@@ -96,6 +103,12 @@ public sealed class ManageRestartTests
                 Assert.Equal(Modules.Admin, store.FindVolume($"tank/volume-{unmanagedId}")!.Module);
                 Assert.Equal(HttpStatusCode.NotFound, (await h.SendAsync("GET", $"/v3/{P}/volumes/{unmanagedId}")).Code);
                 Assert.Equal(Modules.Admin, store.FindVolume("tank/never-adopted")!.Module);
+                // One record per engine snapshot, each with its owner, on the managed volume's record.
+                var snaps = store.ListSnapshots(Guid.Parse(managedId));
+                Assert.Equal(2, snaps.Count);
+                Assert.Equal(Modules.BlockStorage, snaps.Single(x => x.Name == "adopted-snap").Module);
+                Assert.Equal(Modules.Admin, snaps.Single(x => x.Name == "admin-snap").Module);
+                Assert.Equal("available", (await h.SendAsync("GET", $"/v3/{P}/snapshots/{managedSnapId}")).Body!["snapshot"]!["status"]!.GetValue<string>());
             }
         }
         finally
