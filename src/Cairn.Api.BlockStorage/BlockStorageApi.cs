@@ -25,6 +25,10 @@ public static class BlockStorageApi
         s.AddSingleton<VolumeWorkflows>();
         s.AddSingleton<AttachWorkflows>();
         s.AddSingleton<ManageWorkflows>();
+        s.AddSingleton<BackupWorkflows>();
+        s.AddSingleton<Core.Jobs.IJobHandler, VolumeExportJob>();
+        s.AddSingleton<Core.Jobs.IJobHandler, SnapshotExportJob>();
+        s.AddSingleton<Core.Jobs.IJobHandler, ImportJob>();
         s.AddSingleton<Views>();
         s.AddSingleton<IRecordReconciler, BlockStorageRecordReconciler>();
         // Until the identity module registers its validator: no token is valid (401), never an open API.
@@ -88,16 +92,23 @@ public static class BlockStorageApi
     };
 }
 
-/// <summary>At start, after the core's reconcile: the default volume type, then what a crash interrupted.</summary>
-internal sealed class BlockStorageStartup(CinderCatalog catalog, VolumeWorkflows workflows) : IHostedService
+/// <summary>At start, after the core's reconcile: the default volume type, then what a crash interrupted (also exports and imports whose job is over).</summary>
+internal sealed class BlockStorageStartup(CinderCatalog catalog, VolumeWorkflows workflows, BackupWorkflows backups, Core.Jobs.JobEngine jobs) : IHostedService
 {
     public async Task StartAsync(CancellationToken ct)
     {
         await catalog.EnsureDefaultAsync(ct);
+        // Before the scan: a backup job the engine fails from now on is settled as it ends; one it failed before is found by the scan.
+        jobs.JobFinished += backups.OnJobFinished;
         await workflows.RecoverAsync(ct);
+        await backups.RecoverAsync(ct);
     }
 
-    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken ct)
+    {
+        jobs.JobFinished -= backups.OnJobFinished;
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>The validator of a server without an identity module: every token is refused.</summary>

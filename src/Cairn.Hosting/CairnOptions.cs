@@ -105,6 +105,13 @@ public sealed class CairnOptions
     /// <summary><see cref="BlockStoragePortal"/>, or the iSCSI listener's address when it is empty.</summary>
     public string BlockStoragePortalOrIscsi() => BlockStoragePortal.Length > 0 ? BlockStoragePortal : Iscsi;
 
+    /// <summary>
+    /// The directory StarlingX volume and snapshot exports are written to and imports read from (<c>CAIRN_BACKUP_DIR</c>;
+    /// default <c>/opt/backups</c>, as the original). Created at the first export when missing; only plain file names
+    /// inside it are ever opened.
+    /// </summary>
+    public string BackupDir { get; set; } = "/opt/backups";
+
     /// <summary>How many jobs run at once.</summary>
     public int JobConcurrency { get; set; } = 4;
 
@@ -169,7 +176,7 @@ public sealed class CairnOptions
     /// <summary>Settings that <c>cairn serve</c> also takes as options (<c>TlsCert</c> is <c>--tls-cert</c>).</summary>
     private static readonly HashSet<string> CommandLine = new(StringComparer.Ordinal)
     {
-        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools", "Auth", "PublicUrl", "BlockStoragePool",
+        "Data", "Http", "Iscsi", "Socket", "TlsCert", "TlsKey", "ClientCa", "ClientAllow", "Exporter", "TgtControlPort", "Pools", "Auth", "PublicUrl", "BlockStoragePool", "BackupDir",
     };
 
     /// <summary>Checks everything that can be checked before opening anything; each error names its setting.</summary>
@@ -195,6 +202,9 @@ public sealed class CairnOptions
         if (IscsiWriteBufferMb is < 16 or > 1048576) throw CairnException.Invalid($"{Setting("IscsiWriteBufferMb")}: {IscsiWriteBufferMb} is not between 16 and 1048576 (MiB)");
         if (Names.CheckDataset(BlockStoragePool) is not null || BlockStoragePool.Contains('/', StringComparison.Ordinal))
             throw CairnException.Invalid($"{Setting("BlockStoragePool")}: '{BlockStoragePool}' is not a pool name ({Names.CheckDataset(BlockStoragePool) ?? "a pool name has no '/'"})");
+        if (string.IsNullOrWhiteSpace(BackupDir)) throw CairnException.Invalid($"{Setting("BackupDir")}: empty directory");
+        if (BackupDir.Contains('\0', StringComparison.Ordinal)) throw CairnException.Invalid($"{Setting("BackupDir")}: the path holds a NUL character");
+        if (File.Exists(BackupDir)) throw CairnException.Invalid($"{Setting("BackupDir")}: {BackupDir} is a file, not a directory");
         if (BlockStoragePortal.Length > 0) ParseEndpoint(BlockStoragePortal, "blockStoragePortal");
         if (IscsiMedium is not ("fixed" or "removable")) throw CairnException.Invalid($"{Setting("IscsiMedium")}: '{IscsiMedium}' is not fixed or removable");
         if ((TlsCert is null) != (TlsKey is null)) throw CairnException.Invalid($"{Setting(TlsCert is null ? "TlsCert" : "TlsKey")}: --tls-cert and --tls-key go together");

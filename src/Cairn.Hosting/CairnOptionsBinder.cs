@@ -32,6 +32,7 @@ public static class CairnOptionsBinder
         Whole("TokenExpiration", (o, v) => o.TokenExpiration = v),
         Text("BlockStoragePool", (o, v) => o.BlockStoragePool = v),
         Text("BlockStoragePortal", (o, v) => o.BlockStoragePortal = v),
+        Text("BackupDir", (o, v) => o.BackupDir = v),
         Text("TlsCert", (o, v) => o.TlsCert = v),
         Text("TlsKey", (o, v) => o.TlsKey = v),
         Text("ClientCa", (o, v) => o.ClientCa = v),

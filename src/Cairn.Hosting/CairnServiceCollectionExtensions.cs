@@ -39,7 +39,7 @@ public static class CairnServiceCollectionExtensions
         s.AddCairnExporters(options);
         s.AddCairnApis();
         s.AddCairnIdentity(options, data);
-        s.AddCairnBlockStorage(new BlockStorageOptions { Pool = options.BlockStoragePool, Portal = options.BlockStoragePortalOrIscsi() });
+        s.AddCairnBlockStorage(new BlockStorageOptions { Pool = options.BlockStoragePool, Portal = options.BlockStoragePortalOrIscsi(), BackupDir = Path.GetFullPath(options.BackupDir) });
         return s;
     }
 

@@ -48,6 +48,8 @@ public sealed class ConfigTests
     [InlineData("tls", "--tls-cert (CAIRN_TLS_CERT): ")]
     [InlineData("pools", "--pools (CAIRN_POOLS): 'tank:nosuch' names engine 'nosuch'")]
     [InlineData("block-storage-pool", "--block-storage-pool (CAIRN_BLOCK_STORAGE_POOL): 'a/b' is not a pool name")]
+    [InlineData("backup-dir", "--backup-dir (CAIRN_BACKUP_DIR): ")]
+    [InlineData("backup-dir-env", "--backup-dir (CAIRN_BACKUP_DIR): ")]
     public async Task A_failed_start_is_one_line_naming_the_setting_and_writes_nothing(string kind, string expected)
     {
         var dir = TempDir.Create("cairn-fail");
@@ -74,6 +76,13 @@ public sealed class ConfigTests
             case "http-busy": http = busyPort; expected += $"{busyPort} is already in use"; break;
             case "pools": args.AddRange(["--pools", "tank:nosuch"]); break;
             case "block-storage-pool": args.AddRange(["--block-storage-pool", "a/b"]); break;
+            case "backup-dir" or "backup-dir-env":
+                var file = Path.Combine(dir, "not-a-dir");
+                await File.WriteAllTextAsync(file, "x", TestContext.Current.CancellationToken);
+                if (kind == "backup-dir") args.AddRange(["--backup-dir", file]);
+                else env["CAIRN_BACKUP_DIR"] = file;
+                expected += $"{file} is a file, not a directory";
+                break;
             case "tls":
                 var pem = Path.Combine(dir, "junk.pem");
                 await File.WriteAllTextAsync(pem, "not a certificate", TestContext.Current.CancellationToken);

@@ -77,6 +77,19 @@ internal static class ActionsEndpoints
                         ?? throw CinderError.BadRequest("Invalid input for field/attribute bootable. Value: None. None is not of type 'boolean', 'string'");
                     await w.SetAttributesAsync(vol, a => a["bootable"] = boot, ct);
                     return Results.Ok();
+                case "wrs-volume:os-volume_export":
+                {
+                    // StarlingX's client sends {"wrs-volume:os-volume_export": null}; an empty object is the same request.
+                    if (arg is not null && o is not { Count: 0 }) throw CinderError.BadRequest($"Invalid input for field/attribute {action}: no parameters are taken.");
+                    var exported = await sp.GetRequiredService<BackupWorkflows>().ExportVolumeAsync(c, vol, ct);
+                    return Views.Json(new JsonObject { [action] = BackupAnswer(sp, exported) }, 202);
+                }
+                case "wrs-volume:os-volume_import":
+                {
+                    if (arg is not null && o is null) throw CinderError.BadRequest($"Invalid input for field/attribute {action}: an object with file_name is expected.");
+                    var imported = await sp.GetRequiredService<BackupWorkflows>().ImportAsync(c, vol, o, ct);
+                    return Views.Json(new JsonObject { [action] = BackupAnswer(sp, imported) }, 202);
+                }
                 default:
                     var handler = sp.GetRequiredService<AttachWorkflows>();
                     if (await handler.TryActionAsync(c, vol, action, o, ct) is { } r) return r;
@@ -84,6 +97,17 @@ internal static class ActionsEndpoints
             }
         });
     }
+
+    /// <summary>The original's answer to an export or import: the volume's id, status, size and the rest, as it listed them.</summary>
+    private static JsonObject BackupAnswer(IServiceProvider sp, VolumeRecord v) => new()
+    {
+        ["id"] = v.Id.ToString("D"),
+        ["updated_at"] = Cinder.Time(v.Updated),
+        ["status"] = v.Status,
+        ["display_description"] = v.Str("description"),
+        ["size"] = v.Gigabytes(),
+        ["volume_type"] = sp.GetRequiredService<CinderCatalog>().Get(v.Str("volume_type_id") ?? "")?.Name,
+    };
 
     private static async Task ResetStatusAsync(VolumeWorkflows w, VolumeRecord vol, JsonObject o, CancellationToken ct)
     {

@@ -106,6 +106,19 @@ internal static class CatalogEndpoints
                 ["namespace"] = $"https://docs.openstack.org/volume/ext/{alias}/api/v1", ["updated"] = "2013-01-01T00:00:00+00:00",
             });
         }
+        // StarlingX's extensions (seed 002), with their own namespaces and dates as the original lists them.
+        foreach (var (alias, name, desc, updated) in new[]
+        {
+            ("wrs-snapshot", "WrsSnapshotExportAction", "Enable snapshot export to file", "2014-08-16T00:00:00+00:00"),
+            ("wrs-volume", "WrsVolumeExport", "Enable volume export/import", "2014-08-11T00:00:00+00:00"),
+        })
+        {
+            list.Add(new JsonObject
+            {
+                ["alias"] = alias, ["description"] = desc, ["links"] = new JsonArray(), ["name"] = name,
+                ["namespace"] = $"http://docs.windriver.com/volume/ext/{alias}/api/v1.0", ["updated"] = updated,
+            });
+        }
         return list;
     }
 

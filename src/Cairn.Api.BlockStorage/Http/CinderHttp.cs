@@ -130,6 +130,12 @@ public sealed class CinderRequest
 
     public bool IsAdmin => Caller.IsAdmin;
 
+    /// <summary>
+    /// The request carries a <c>wrs-header</c> header (any value): StarlingX's clients send it, and only then do views
+    /// show the <c>wrs-volume:</c>/<c>wrs-snapshot:</c> fields (Tempest's strict schemas refuse them otherwise).
+    /// </summary>
+    public bool Wrs { get; init; }
+
     public bool AtLeast(int minor) => !V2 && Version >= minor;
 
     public static CinderRequest Of(HttpContext ctx) =>
@@ -209,6 +215,7 @@ public sealed partial class CinderHeaders(RequestDelegate next, ITokenValidator 
             V2 = v2,
             Endpoint = $"{baseUrl}/{(v2 ? "v2" : "v3")}/{project}",
             Bookmark = $"{baseUrl}/{project}",
+            Wrs = ctx.Request.Headers.ContainsKey("wrs-header"),
         });
         await next(ctx);
     }

@@ -88,6 +88,26 @@ internal static class SnapshotsEndpoints
                     c.RequireAdmin();
                     await ctx.RequestServices.GetRequiredService<ManageWorkflows>().UnmanageSnapshotAsync(c, s, ct);
                     return Results.StatusCode(202);
+                // The original's code took os-export_snapshot, its document os-snapshot_export: both are served, and the
+                // answer carries the key the request used.
+                case "wrs-snapshot:os-export_snapshot" or "wrs-snapshot:os-snapshot_export":
+                {
+                    if (arg is not null && arg is not JsonObject { Count: 0 }) throw CinderError.BadRequest($"Invalid input for field/attribute {action}: no parameters are taken.");
+                    var exported = await ctx.RequestServices.GetRequiredService<BackupWorkflows>().ExportSnapshotAsync(c, s, ct);
+                    var vol = w.Get(exported.VolumeId);
+                    return Views.Json(new JsonObject
+                    {
+                        [action] = new JsonObject
+                        {
+                            ["id"] = exported.Id.ToString("D"),
+                            ["updated_at"] = Cinder.Time(exported.Updated),
+                            ["status"] = exported.Status,
+                            ["display_description"] = VolumeAttrs.Str(exported.Attributes, "description"),
+                            ["volume_size"] = exported.Gigabytes(),
+                            ["volume_type"] = vol is null ? null : ctx.RequestServices.GetRequiredService<CinderCatalog>().Get(vol.Str("volume_type_id") ?? "")?.Name,
+                        },
+                    }, 202);
+                }
                 default:
                     throw CinderError.BadRequest($"There is no such action: {action}");
             }

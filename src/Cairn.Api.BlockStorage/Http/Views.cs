@@ -58,6 +58,11 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
             o["os-vol-mig-status-attr:name_id"] = null;
         }
         if (c.IsAdmin) o["migration_status"] = null; // Cinder's detail view, for admins (no migrations here)
+        if (extended && c.Wrs)
+        {
+            o["wrs-volume:backup_status"] = v.Str(Backups.StatusAttr);
+            o["wrs-volume:backup_progress"] = BackupProgressView(v.Id);
+        }
         if (c.AtLeast(13)) o["group_id"] = null;
         if (c.AtLeast(21) && c.IsAdmin) o["provider_id"] = null;
         if (c.AtLeast(48))
@@ -77,6 +82,14 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
                 if (admin[key] is JsonValue value) meta[key] = value.DeepClone();
         return meta;
     }
+
+    /// <summary>
+    /// Cairn's progress of a running export or import (with <c>wrs-header</c> only): bytes done and total, and the whole
+    /// percent; null when none runs in this process.
+    /// </summary>
+    public static JsonObject? BackupProgressView(Guid id) => BackupProgress.Of(id) is { } p
+        ? new JsonObject { ["bytes_done"] = p.Done, ["bytes_total"] = p.Total, ["percent"] = BackupProgress.Percent(p) }
+        : null;
 
     /// <summary>The one volume service's id (stable: derived from nothing that changes).</summary>
     public static readonly string ServiceUuid = "c0a1b2c3-0000-4000-8000-000000c41e00";
@@ -119,8 +132,19 @@ public sealed class Views(CinderCatalog catalog, BlockStorageOptions options, IS
         };
         if (detail)
         {
-            o["os-extended-snapshot-attributes:progress"] = s.Status == "available" ? "100%" : "0%";
+            o["os-extended-snapshot-attributes:progress"] = s.Status switch
+            {
+                "available" => "100%",
+                // An export's bytes done of total (Cairn: the original showed 0% until it was available again).
+                "exporting" => $"{(BackupProgress.Of(s.Id) is { } p ? BackupProgress.Percent(p) : 0)}%",
+                _ => "0%",
+            };
             o["os-extended-snapshot-attributes:project_id"] = s.ProjectOf();
+            if (c.Wrs)
+            {
+                o["wrs-snapshot:backup_status"] = VolumeAttrs.Str(s.Attributes, Backups.StatusAttr);
+                o["wrs-snapshot:backup_progress"] = BackupProgressView(s.Id);
+            }
         }
         if (c.AtLeast(14)) o["group_snapshot_id"] = null;
         if (c.AtLeast(41)) o["user_id"] = VolumeAttrs.Str(s.Attributes, "user_id");

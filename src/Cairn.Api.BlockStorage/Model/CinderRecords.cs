@@ -17,6 +17,9 @@ public sealed class BlockStorageOptions
 
     /// <summary>The host name shown as <c>os-vol-host-attr:host</c> and in <c>os-services</c>.</summary>
     public string Host { get; init; } = "cairn@cairn";
+
+    /// <summary>Where StarlingX exports are written and imports read (<c>BackupDir</c>, an absolute path).</summary>
+    public string BackupDir { get; init; } = "/opt/backups";
 }
 
 /// <summary>Names and document kinds of the module.</summary>

@@ -454,6 +454,8 @@ public sealed partial class VolumeWorkflows(VolumeService volumes, PoolRouter po
                     n++;
                     break;
                 case "deleting" or Cinder.Deleted:
+                    // An import's new dataset is its job's to keep or drop (BackupWorkflows.RecoverAsync collects those of finished jobs).
+                    if (VolumeAttrs.Str(v.Attributes, Backups.ImportJobAttr) is not null) break;
                     await ReleaseVolumeAsync(v, ct);
                     n++;
                     break;

@@ -25,7 +25,8 @@ internal static partial class CairnCli
         var auth = new Option<string?>("--auth") { HelpName = "keystone|noauth", Description = "API tokens: keystone (Cairn's identity service under /identity/v3, default) or noauth (development only, loopback only: token user:project, caller is admin; $CAIRN_AUTH)" };
         var publicUrl = new Option<string?>("--public-url") { HelpName = "URL", Description = "Base URL clients reach this server at, for the identity catalog (default: from --http; $CAIRN_PUBLIC_URL)" };
         var blockPool = new Option<string?>("--block-storage-pool") { HelpName = "NAME", Description = "The pool Block Storage (Cinder) volumes live in (default volumes; $CAIRN_BLOCK_STORAGE_POOL)" };
-        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow, exporter, tgtPort, pools, auth, publicUrl, blockPool };
+        var backupDir = new Option<string?>("--backup-dir") { HelpName = "DIR", Description = "Where StarlingX volume exports are written and imports read (default /opt/backups; $CAIRN_BACKUP_DIR)" };
+        var serve = new Command("serve", "Run the server: all HTTP APIs and the iSCSI target") { data, http, iscsi, socket, config, tlsCert, tlsKey, clientCa, clientAllow, exporter, tgtPort, pools, auth, publicUrl, blockPool, backupDir };
         serve.SetAction(async (pr, ct) =>
         {
             try
@@ -66,6 +67,7 @@ internal static partial class CairnCli
                 Put("Auth", pr.GetValue(auth));
                 Put("PublicUrl", pr.GetValue(publicUrl));
                 Put("BlockStoragePool", pr.GetValue(blockPool));
+                Put("BackupDir", pr.GetValue(backupDir));
                 cb.AddInMemoryCollection(overrides);
                 var options = CairnOptionsBinder.Bind(cb.Build(), new CairnOptions());
                 return await ServerHost.RunAsync(options, ct);

@@ -55,6 +55,9 @@ public sealed class BlockStorageHost : IAsyncDisposable, IAsyncLifetime
     }
 
     public string Dir { get; }
+
+    /// <summary>The server's backup directory (StarlingX exports and imports), inside <see cref="Dir"/>.</summary>
+    public string BackupDir => Path.Combine(Dir, "backups");
     public HttpClient Http { get; private set; } = null!;
     public CapturedLogs Logs { get; } = new();
     public IServiceProvider Services => _app.Services;
@@ -71,7 +74,7 @@ public sealed class BlockStorageHost : IAsyncDisposable, IAsyncLifetime
         var options = new CairnOptions
         {
             Data = Dir, Http = "127.0.0.1:0", Iscsi = $"127.0.0.1:{IscsiPort}", Socket = "none", Pools = "tank", EngineSync = false,
-            BlockStoragePool = "tank",
+            BlockStoragePool = "tank", BackupDir = BackupDir,
         };
         _app = ServerHost.Build(options, b =>
         {

@@ -24,7 +24,10 @@ public sealed class OpenStackCloud : IAsyncLifetime
     /// ports of the server it replaces (the clients' auth URL stays the same).</summary>
     public static Task<CairnProcess> StartServerAsync(string dataDir, CairnProcess? replacing = null) =>
         CairnProcess.StartAsync(dataDir, ["--auth", "keystone"], httpPort: replacing?.HttpPort, iscsiPort: replacing?.IscsiPort,
-            env: new Dictionary<string, string> { ["CAIRN_POOLS"] = Pool, ["CAIRN_BLOCK_STORAGE_POOL"] = Pool });
+            env: new Dictionary<string, string> { ["CAIRN_POOLS"] = Pool, ["CAIRN_BLOCK_STORAGE_POOL"] = Pool, ["CAIRN_BACKUP_DIR"] = BackupDirOf(dataDir) });
+
+    /// <summary>The backup directory (StarlingX exports and imports) of a server on <paramref name="dataDir"/>: next to it, inside the test's temp dir.</summary>
+    public static string BackupDirOf(string dataDir) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dataDir))!, "backups");
 
     public async ValueTask InitializeAsync()
     {
