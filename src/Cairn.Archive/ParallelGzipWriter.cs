@@ -9,6 +9,11 @@ namespace Cairn.Archive;
 /// members are written in order. At most <c>workers × 2</c> chunks are in flight, so memory stays bounded.
 /// With <see cref="ArchiveCompression.None"/> bytes pass straight through (a plain tar).
 /// </summary>
+/// <remarks>
+/// Bulk data should be read straight into the chunk (<see cref="GetBuffer"/>, <see cref="AdvanceAsync"/>): the only copies
+/// left are zlib's own (its window) and the kernel's write. Each member is compressed into a pooled buffer sized for
+/// deflate's worst case, so nothing grows or is copied out of a MemoryStream.
+/// </remarks>
 internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compression, int chunkSize, int workers, int level)
     : IAsyncDisposable
 {
@@ -16,22 +21,38 @@ internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compr
     private byte[]? _chunk;
     private int _used;
 
+    /// <summary>Free space in the current chunk (at least one byte); fill some of it, then call <see cref="AdvanceAsync"/>.</summary>
+    public Memory<byte> GetBuffer()
+    {
+        _chunk ??= ArrayPool<byte>.Shared.Rent(chunkSize);
+        return _chunk.AsMemory(_used, chunkSize - _used);
+    }
+
+    /// <summary>Marks <paramref name="count"/> bytes of <see cref="GetBuffer"/> as written.</summary>
+    public ValueTask AdvanceAsync(int count, CancellationToken ct)
+    {
+        if (count < 0 || _chunk is null || count > chunkSize - _used) throw new ArgumentOutOfRangeException(nameof(count));
+        _used += count;
+        if (_used < chunkSize) return ValueTask.CompletedTask;
+        return compression == ArchiveCompression.None ? FlushPlainAsync(ct) : DispatchAsync(ct);
+    }
+
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
-        if (compression == ArchiveCompression.None)
-        {
-            await output.WriteAsync(data, ct);
-            return;
-        }
         while (data.Length > 0)
         {
-            _chunk ??= ArrayPool<byte>.Shared.Rent(chunkSize);
-            var n = Math.Min(chunkSize - _used, data.Length);
-            data.Span[..n].CopyTo(_chunk.AsSpan(_used));
-            _used += n;
+            var space = GetBuffer();
+            var n = Math.Min(space.Length, data.Length);
+            data.Span[..n].CopyTo(space.Span);
             data = data[n..];
-            if (_used == chunkSize) await DispatchAsync(ct);
+            await AdvanceAsync(n, ct);
         }
+    }
+
+    private async ValueTask FlushPlainAsync(CancellationToken ct)
+    {
+        await output.WriteAsync(_chunk.AsMemory(0, _used), ct);
+        _used = 0;
     }
 
     private async ValueTask DispatchAsync(CancellationToken ct)
@@ -51,16 +72,28 @@ internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compr
         finally { ArrayPool<byte>.Shared.Return(buf); }
     }
 
+    /// <summary>
+    /// An upper bound of one member's size: deflate's worst case is stored blocks, 5 bytes per 64 KiB block (zlib's
+    /// deflateBound adds less), plus gzip's 10-byte header and 8-byte trailer; the rest is slack.
+    /// </summary>
+    internal static int MemberBound(int length) => length + (length >> 8) + 1024;
+
     private static (byte[], int) Compress(byte[] chunk, int length, int level)
     {
+        var result = ArrayPool<byte>.Shared.Rent(MemberBound(length));
         try
         {
-            using var ms = new MemoryStream(length / 2 + 4096);
+            // A MemoryStream over a fixed array cannot grow: the bound above makes that impossible, and if zlib ever
+            // wrote more the NotSupportedException would fail the export rather than truncate a member.
+            using var ms = new MemoryStream(result, 0, result.Length, writable: true);
             using (var gz = new GZipStream(ms, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
                 gz.Write(chunk, 0, length);
-            var result = ArrayPool<byte>.Shared.Rent((int)ms.Length);
-            ms.GetBuffer().AsSpan(0, (int)ms.Length).CopyTo(result);
-            return (result, (int)ms.Length);
+            return (result, (int)ms.Position);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(result);
+            throw;
         }
         finally { ArrayPool<byte>.Shared.Return(chunk); }
     }
@@ -68,7 +101,11 @@ internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compr
     /// <summary>Compresses the last partial chunk and writes every member still in flight.</summary>
     public async ValueTask CompleteAsync(CancellationToken ct)
     {
-        if (compression == ArchiveCompression.None) return;
+        if (compression == ArchiveCompression.None)
+        {
+            if (_used > 0) await FlushPlainAsync(ct);
+            return;
+        }
         if (_used > 0 || (_pending.Count == 0 && _chunk is null)) { _chunk ??= ArrayPool<byte>.Shared.Rent(chunkSize); await DispatchAsync(ct); }
         while (_pending.Count > 0) await DrainOneAsync(ct);
     }
