@@ -31,6 +31,12 @@ public sealed record ArchiveWriteOptions
     /// <summary>Compression workers; by default one per core.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Store (deflate level 0) the chunks a quick probe finds incompressible (encrypted or already compressed data)
+    /// instead of spending level 6 on them for nothing; on by default. See docs/archive.md, "Compression".
+    /// </summary>
+    public bool StoreIncompressible { get; init; } = true;
+
     /// <summary>Modification time recorded in the tar headers.</summary>
     public DateTimeOffset? Time { get; init; }
 }
@@ -90,7 +96,7 @@ public static class ArchiveWriter
 
                 var mtime = (options.Time ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
                 await using var gz = new ParallelGzipWriter(file, options.Compression, options.ChunkSize,
-                    Math.Max(1, options.Workers), options.Level);
+                    Math.Max(1, options.Workers), options.Level, options.StoreIncompressible);
                 var header = new byte[Tar.Block];
                 // Member 1: the meta.
                 Tar.WriteHeader(header, ArchiveNames.MetaMember(volumeId), metaBytes.Length, '0', mtime);

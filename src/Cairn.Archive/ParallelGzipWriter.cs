@@ -14,9 +14,22 @@ namespace Cairn.Archive;
 /// left are zlib's own (its window) and the kernel's write. Each member is compressed into a pooled buffer sized for
 /// deflate's worst case, so nothing grows or is copied out of a MemoryStream.
 /// </remarks>
-internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compression, int chunkSize, int workers, int level)
-    : IAsyncDisposable
+internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compression, int chunkSize, int workers, int level,
+    bool storeIncompressible = false) : IAsyncDisposable
 {
+    // The incompressibility probe: up to this many samples of SampleSize bytes, spread over the chunk. 32 KiB is
+    // deflate's window, so a sample sees every match level 6 could use inside it.
+    private const int Samples = 4;
+    private const int SampleSize = 32 << 10;
+
+    /// <summary>A chunk is stored when level 1 shrinks no sample by more than this fraction.</summary>
+    private const double MinSaving = 0.02;
+
+    private long _stored;
+
+    /// <summary>Members written as stored deflate blocks because the probe found them incompressible.</summary>
+    public long StoredChunks => Interlocked.Read(ref _stored);
+
     private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
     private byte[]? _chunk;
     private int _used;
@@ -61,7 +74,16 @@ internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compr
         var used = _used;
         _chunk = null;
         _used = 0;
-        _pending.Enqueue(Task.Run(() => Compress(chunk, used, level), ct));
+        _pending.Enqueue(Task.Run(() =>
+        {
+            var l = level;
+            if (storeIncompressible && LooksIncompressible(chunk.AsSpan(0, used)))
+            {
+                l = 0; // zlib level 0: stored blocks, a copy and the CRC
+                Interlocked.Increment(ref _stored);
+            }
+            return Compress(chunk, used, l);
+        }, ct));
         while (_pending.Count >= workers * 2) await DrainOneAsync(ct);
     }
 
@@ -96,6 +118,32 @@ internal sealed class ParallelGzipWriter(Stream output, ArchiveCompression compr
             throw;
         }
         finally { ArrayPool<byte>.Shared.Return(chunk); }
+    }
+
+    /// <summary>
+    /// True when deflate would only waste time on <paramref name="chunk"/>: level 1 saves less than 2 % on each of up to
+    /// four 32 KiB samples spread over it (encrypted or already compressed data). The first sample that does compress
+    /// ends the probe, so compressible data pays for one small level-1 pass (about 1 % of a level-6 chunk). A chunk
+    /// whose samples all miss its compressible parts is stored: larger, never wrong.
+    /// </summary>
+    internal static bool LooksIncompressible(ReadOnlySpan<byte> chunk)
+    {
+        if (chunk.Length < Samples * SampleSize) return false;
+        var scratch = ArrayPool<byte>.Shared.Rent(MemberBound(SampleSize));
+        try
+        {
+            var step = (chunk.Length - SampleSize) / (Samples - 1);
+            for (var i = 0; i < Samples; i++)
+            {
+                var sample = chunk.Slice(i * step, SampleSize);
+                using var ms = new MemoryStream(scratch, 0, scratch.Length, writable: true);
+                using (var d = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = 1 }, leaveOpen: true))
+                    d.Write(sample);
+                if (ms.Position < SampleSize * (1 - MinSaving)) return false;
+            }
+            return true;
+        }
+        finally { ArrayPool<byte>.Shared.Return(scratch); }
     }
 
     /// <summary>Compresses the last partial chunk and writes every member still in flight.</summary>
