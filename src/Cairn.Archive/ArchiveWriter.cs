@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -30,6 +31,12 @@ public sealed record ArchiveWriteOptions
     /// <summary>Compression workers; by default one per core.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Store (deflate level 0) the chunks a quick probe finds incompressible (encrypted or already compressed data)
+    /// instead of spending level 6 on them for nothing; on by default. See docs/archive.md, "Compression".
+    /// </summary>
+    public bool StoreIncompressible { get; init; } = true;
+
     /// <summary>Modification time recorded in the tar headers.</summary>
     public DateTimeOffset? Time { get; init; }
 }
@@ -47,6 +54,9 @@ public sealed record ArchiveWriteResult(string Path, string ImageDigest, long Im
 public static class ArchiveWriter
 {
     private const int HoleGranularity = 64 << 10;
+
+    // Blocks read and hashed in parallel per step of the scan (256 MiB of image; 8 KiB of results).
+    private const int ScanWindow = 256;
 
     /// <summary>
     /// Writes the archive of <paramref name="source"/> to <paramref name="directory"/>/<paramref name="fileName"/>
@@ -77,7 +87,7 @@ public static class ArchiveWriter
             }))
             {
                 // Pass 1: which blocks hold non-zero data (the sparse map must precede the data) and the digest.
-                var (segments, d) = await Task.Run(() => Scan(source, ct), ct);
+                var (segments, d) = await Task.Run(() => Scan(source, Math.Max(1, options.Workers), ct), ct);
                 digest = d;
                 dataBytes = segments.Sum(s => s.Length);
                 var m = (JsonObject)meta.DeepClone();
@@ -86,7 +96,7 @@ public static class ArchiveWriter
 
                 var mtime = (options.Time ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
                 await using var gz = new ParallelGzipWriter(file, options.Compression, options.ChunkSize,
-                    Math.Max(1, options.Workers), options.Level);
+                    Math.Max(1, options.Workers), options.Level, options.StoreIncompressible);
                 var header = new byte[Tar.Block];
                 // Member 1: the meta.
                 Tar.WriteHeader(header, ArchiveNames.MetaMember(volumeId), metaBytes.Length, '0', mtime);
@@ -156,23 +166,21 @@ public static class ArchiveWriter
         await gz.WriteAsync(header, ct);
         await WritePaddedAsync(gz, mapBytes, ct);
 
-        var buf = ArrayPool<byte>.Shared.Rent(ImageDigest.BlockSize);
-        try
+        // The regions' bytes are read straight into the compressor's chunk: one read per chunk-sized piece, no copy.
+        // The tar data starts 512-aligned and chunks are 512 multiples, so reads stay sector-aligned for a device.
+        foreach (var s in segments)
         {
-            foreach (var s in segments)
+            for (var off = s.Offset; off < s.End;)
             {
-                for (var off = s.Offset; off < s.End;)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    var n = (int)Math.Min(ImageDigest.BlockSize, s.End - off);
-                    source.Read(off, buf.AsSpan(0, n));
-                    await gz.WriteAsync(buf.AsMemory(0, n), ct);
-                    off += n;
-                    progress?.Report(new ArchiveProgress(off, size));
-                }
+                ct.ThrowIfCancellationRequested();
+                var space = gz.GetBuffer();
+                var n = (int)Math.Min(space.Length, s.End - off);
+                source.Read(off, space.Span[..n]);
+                await gz.AdvanceAsync(n, ct);
+                off += n;
+                progress?.Report(new ArchiveProgress(off, size));
             }
         }
-        finally { ArrayPool<byte>.Shared.Return(buf); }
         var pad = (int)Tar.Padding(stored);
         if (pad > 0) await gz.WriteAsync(new byte[pad], ct);
         progress?.Report(new ArchiveProgress(size, size));
@@ -180,57 +188,94 @@ public static class ArchiveWriter
 
     /// <summary>
     /// Reads every 1 MiB block that touches an allocated range: its digest, and which 64 KiB pieces hold non-zero
-    /// bytes (these become the sparse map's regions; all-zero pieces become holes).
+    /// bytes (these become the sparse map's regions; all-zero pieces become holes). Blocks are read and hashed by
+    /// <paramref name="workers"/> threads a window at a time (block digests are independent); the window's results are
+    /// then folded in order into the outer digest and the map.
     /// </summary>
-    internal static (List<ByteRange> Segments, string Digest) Scan(IImageSource source, CancellationToken ct)
+    internal static (List<ByteRange> Segments, string Digest) Scan(IImageSource source, int workers, CancellationToken ct)
     {
         var size = source.Size;
         var segments = new List<ByteRange>();
         using var digest = new ImageDigest();
-        var buf = ArrayPool<byte>.Shared.Rent(ImageDigest.BlockSize);
-        try
+        long nextBlock = 0; // first block not yet added to the digest
+        var window = new long[ScanWindow];
+        var digests = new byte[ScanWindow * 32];
+        var masks = new uint[ScanWindow]; // bit p: 64 KiB piece p of the block holds a non-zero byte
+        using var blocks = AllocatedBlocks(source).GetEnumerator();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = ct };
+        while (true)
         {
-            long nextBlock = 0; // first block not yet added to the digest
-            foreach (var r in source.GetAllocatedRanges(0, size))
+            var count = 0;
+            while (count < ScanWindow && blocks.MoveNext()) window[count++] = blocks.Current;
+            if (count == 0) break;
+            try
             {
-                var first = Math.Max(nextBlock, r.Offset / ImageDigest.BlockSize);
-                var last = (r.End - 1) / ImageDigest.BlockSize;
-                if (first > last) continue;
-                digest.AddZeroBlocks(first - nextBlock);
-                for (var b = first; b <= last; b++)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    var off = b * ImageDigest.BlockSize;
-                    var n = (int)Math.Min(ImageDigest.BlockSize, size - off);
-                    var block = buf.AsSpan(0, n);
-                    source.Read(off, block);
-                    digest.AddBlock(block);
-                    for (var p = 0; p < n; p += HoleGranularity)
+                Parallel.For(0, count, parallel,
+                    () => ArrayPool<byte>.Shared.Rent(ImageDigest.BlockSize),
+                    (i, _, buf) =>
                     {
-                        var piece = block.Slice(p, Math.Min(HoleGranularity, n - p));
-                        if (!piece.ContainsAnyExcept((byte)0)) continue;
-                        if (segments.Count > 0 && segments[^1].End == off + p)
-                            segments[^1] = segments[^1] with { Length = segments[^1].Length + piece.Length };
-                        else segments.Add(new ByteRange(off + p, piece.Length));
-                    }
-                }
-                nextBlock = last + 1;
+                        var off = window[i] * ImageDigest.BlockSize;
+                        var n = (int)Math.Min(ImageDigest.BlockSize, size - off);
+                        var block = buf.AsSpan(0, n);
+                        source.Read(off, block);
+                        uint mask = 0;
+                        for (int p = 0, bit = 0; p < n; p += HoleGranularity, bit++)
+                            if (block.Slice(p, Math.Min(HoleGranularity, n - p)).ContainsAnyExcept((byte)0)) mask |= 1u << bit;
+                        masks[i] = mask;
+                        ImageDigest.BlockDigest(block, mask == 0, digests.AsSpan(i * 32, 32));
+                        return buf;
+                    },
+                    buf => ArrayPool<byte>.Shared.Return(buf));
             }
-            var total = (size + ImageDigest.BlockSize - 1) / ImageDigest.BlockSize;
-            if (nextBlock < total)
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
             {
-                // The trailing holes: full zero blocks, then maybe a short last one.
-                var lastLen = (int)(size - (total - 1) * ImageDigest.BlockSize);
-                if (lastLen == ImageDigest.BlockSize) digest.AddZeroBlocks(total - nextBlock);
-                else
+                // The source's own error (an IOException from the device), not a wrapper, is what the caller sees.
+                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+            for (var i = 0; i < count; i++)
+            {
+                var b = window[i];
+                digest.AddZeroBlocks(b - nextBlock);
+                digest.AddBlockDigest(digests.AsSpan(i * 32, 32));
+                nextBlock = b + 1;
+                var off = b * ImageDigest.BlockSize;
+                var n = (int)Math.Min(ImageDigest.BlockSize, size - off);
+                for (int p = 0, bit = 0; p < n; p += HoleGranularity, bit++)
                 {
-                    digest.AddZeroBlocks(total - 1 - nextBlock);
-                    buf.AsSpan(0, lastLen).Clear();
-                    digest.AddBlock(buf.AsSpan(0, lastLen));
+                    if ((masks[i] & (1u << bit)) == 0) continue;
+                    var len = Math.Min(HoleGranularity, n - p);
+                    if (segments.Count > 0 && segments[^1].End == off + p)
+                        segments[^1] = segments[^1] with { Length = segments[^1].Length + len };
+                    else segments.Add(new ByteRange(off + p, len));
                 }
             }
-            return (segments, digest.Finish());
         }
-        finally { ArrayPool<byte>.Shared.Return(buf); }
+        var total = (size + ImageDigest.BlockSize - 1) / ImageDigest.BlockSize;
+        if (nextBlock < total)
+        {
+            // The trailing holes: full zero blocks, then maybe a short last one.
+            var lastLen = (int)(size - (total - 1) * ImageDigest.BlockSize);
+            if (lastLen == ImageDigest.BlockSize) digest.AddZeroBlocks(total - nextBlock);
+            else
+            {
+                digest.AddZeroBlocks(total - 1 - nextBlock);
+                digest.AddBlock(new byte[lastLen]);
+            }
+        }
+        return (segments, digest.Finish());
+    }
+
+    /// <summary>Indices of the 1 MiB blocks that touch an allocated range, ascending, each once.</summary>
+    private static IEnumerable<long> AllocatedBlocks(IImageSource source)
+    {
+        long next = 0;
+        foreach (var r in source.GetAllocatedRanges(0, source.Size))
+        {
+            if (r.Length <= 0) continue;
+            var first = Math.Max(next, r.Offset / ImageDigest.BlockSize);
+            var last = (r.End - 1) / ImageDigest.BlockSize;
+            for (var b = first; b <= last; b++) yield return b;
+            next = Math.Max(next, last + 1);
+        }
     }
 }

@@ -30,6 +30,19 @@ public sealed class ImageDigest : IDisposable
         }
     }
 
+    /// <summary>
+    /// One block's digest into <paramref name="digest"/> (32 bytes); <paramref name="knownZero"/> says the caller already
+    /// found the block all zeros. Block digests are independent, so workers compute them in parallel.
+    /// </summary>
+    internal static void BlockDigest(ReadOnlySpan<byte> block, bool knownZero, Span<byte> digest)
+    {
+        if (knownZero && block.Length == BlockSize) ZeroBlockDigest.CopyTo(digest);
+        else SHA256.HashData(block, digest);
+    }
+
+    /// <summary>Adds the next block by its digest (from <see cref="BlockDigest"/>).</summary>
+    internal void AddBlockDigest(ReadOnlySpan<byte> digest) => _outer.AppendData(digest);
+
     /// <summary>Adds the next <paramref name="count"/> blocks, all zeros (full-size blocks).</summary>
     public void AddZeroBlocks(long count)
     {
