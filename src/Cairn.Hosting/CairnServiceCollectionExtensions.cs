@@ -2,6 +2,7 @@ using Cairn.Api;
 using Cairn.Api.Admin;
 using Cairn.Api.BlockStorage;
 using Cairn.Api.BlockStorage.Model;
+using Cairn.Api.Installer;
 using Cairn.Api.Lun;
 using Cairn.Core.Export;
 using Cairn.Core.Jobs;
@@ -40,6 +41,7 @@ public static class CairnServiceCollectionExtensions
         s.AddCairnApis();
         s.AddCairnIdentity(options, data);
         s.AddCairnBlockStorage(new BlockStorageOptions { Pool = options.BlockStoragePool, Portal = options.BlockStoragePortalOrIscsi(), BackupDir = Path.GetFullPath(options.BackupDir) });
+        s.AddCairnInstaller(new InstallerOptions { Directory = Path.Combine(data, "installer") });
         return s;
     }
 
@@ -146,6 +148,7 @@ public static class CairnServiceCollectionExtensions
         app.MapCairnTargetsApi();
         app.MapCairnIdentity();
         app.MapCairnBlockStorage();
+        app.MapCairnInstaller();
         MetricsSetup.Register(app.Services);
         return app;
     }

@@ -267,6 +267,31 @@ public sealed partial class IdentityService : ITokenValidator, IDisposable
         return await IssueAsync(user, project, ["password"], null, [], ct);
     }
 
+    /// <summary>
+    /// HMAC-SHA256 keyed with the user's stored password hash (PBKDF2, never the password) over
+    /// <paramref name="purpose"/>: a per-user secret for APIs that authenticate with a derived value (the installer's
+    /// PASSWORD). It changes when the password changes and the password cannot be read back from it. Null for an
+    /// unknown user.
+    /// </summary>
+    public byte[]? DerivedSecret(string userId, string purpose)
+    {
+        if (!_model.Users.TryGetValue(userId, out var u)) return null;
+        byte[] key;
+        try { key = Convert.FromBase64String((string?)u.Password["hash"] ?? ""); }
+        catch (FormatException) { return null; }
+        return System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes(purpose));
+    }
+
+    /// <summary>The user (by name or id) when <paramref name="password"/> is theirs, else null; an unknown user costs the same.</summary>
+    public async Task<IdentityUser?> VerifyPasswordAsync(string nameOrId, string password, CancellationToken ct)
+    {
+        var m = _model;
+        (IdentityUser User, JsonObject Password)? found = m.Users.Values.FirstOrDefault(u => u.User.Name == nameOrId) is { User: not null } byName
+            ? byName : m.Users.TryGetValue(nameOrId, out var byId) ? byId : null;
+        var ok = await Task.Run(() => PasswordHash.Verify(password, found?.Password), ct);
+        return ok ? found?.User : null;
+    }
+
     /// <summary>Keystone's token method: a new token for the same user, in <paramref name="scope"/>, expiring with the old one.</summary>
     public async Task<IssuedToken> AuthenticateAsync(string token, ProjectScope? scope, CancellationToken ct)
     {
