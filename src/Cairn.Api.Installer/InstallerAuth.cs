@@ -12,7 +12,7 @@ namespace Cairn.Api.Installer;
 /// "encrypted value" of the user's password: base64url(HMAC-SHA256(key = the user's stored PBKDF2 hash, message =
 /// <c>cairn-installer-api:v1:&lt;user id&gt;</c>)). The raw password never travels, nothing new is stored (the hash is
 /// the identity module's), the value changes when the password does, and the comparison is constant-time.
-/// <c>cairn installer credentials NAME --password-file FILE</c> prints both. Failures are throttled per user and per
+/// <c>POST /cairn/v1/installer/credentials</c> returns both (a <c>cairn installer credentials</c> command is not written yet). Failures are throttled per user and per
 /// peer: after <see cref="FreeFailures"/> failures within <see cref="Window"/>, further attempts are refused for a
 /// delay that doubles with every failure (up to <see cref="MaxDelay"/>).
 /// </summary>
@@ -34,7 +34,7 @@ public sealed class InstallerAuth(IdentityService identity, TimeProvider time)
     public IdentityUser Check(string? userId, string? password, string peer)
     {
         if (string.IsNullOrEmpty(userId) || string.IsNullOrEmpty(password))
-            throw new InstallerException(RetCodes.AuthFailed, 401, "USER_ID and PASSWORD are required (get them with: cairn installer credentials NAME --password-file FILE)");
+            throw new InstallerException(RetCodes.AuthFailed, 401, "USER_ID and PASSWORD are required (get them from POST /cairn/v1/installer/credentials with the user's name and password, on the Unix socket or loopback)");
         var now = time.GetUtcNow();
         foreach (var key in new[] { "u:" + userId, "p:" + peer })
             if (_failures.TryGetValue(key, out var f) && f.Count >= FreeFailures && now - f.Last < Window)
@@ -54,7 +54,7 @@ public sealed class InstallerAuth(IdentityService identity, TimeProvider time)
             foreach (var key in new[] { "u:" + userId, "p:" + peer })
                 _failures.AddOrUpdate(key, _ => (1, now), (_, f) => (now - f.Last < Window ? f.Count + 1 : 1, now));
             throw new InstallerException(RetCodes.AuthFailed, 401,
-                "USER_ID or PASSWORD is wrong: PASSWORD is the value printed by 'cairn installer credentials NAME --password-file FILE' (it changes with the password)");
+                "USER_ID or PASSWORD is wrong: PASSWORD is the value POST /cairn/v1/installer/credentials returns (it changes with the password)");
         }
         _failures.TryRemove("u:" + userId, out _);
         _failures.TryRemove("p:" + peer, out _);
